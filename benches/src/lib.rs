@@ -1,0 +1,1 @@
+//! Shared helpers for vnswitch benchmarks.

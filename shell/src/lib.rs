@@ -1,0 +1,1 @@
+//! vnswitch operator shell.

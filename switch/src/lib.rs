@@ -1,0 +1,12 @@
+//! vnswitch data plane. Zero-copy [`wire`] views over frame bytes, one module per pipeline
+//! stage in [`pipeline`], the [`port`] boundary (in-memory and AF_XDP backends), poll-mode
+//! [`worker`] threads, and per-worker statistics leaving through SPSC rings ([`stats`]).
+//! Depends on the FIB type from `rib`, never on the shell.
+
+pub mod pipeline;
+pub mod port;
+pub mod stats;
+pub mod wire;
+pub mod worker;
+#[cfg(feature = "xdp")]
+pub mod xsk;
