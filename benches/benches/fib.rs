@@ -1,0 +1,2 @@
+//! Criterion bench: fib (placeholder until implemented).
+fn main() {}

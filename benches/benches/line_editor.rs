@@ -1,0 +1,2 @@
+//! Criterion bench: line_editor (placeholder until implemented).
+fn main() {}

@@ -1,0 +1,2 @@
+//! Criterion bench: pipeline (placeholder until implemented).
+fn main() {}

@@ -1,0 +1,2 @@
+//! Criterion bench: snapshot (placeholder until implemented).
+fn main() {}

@@ -1,0 +1,2 @@
+//! Criterion bench: stats_ring (placeholder until implemented).
+fn main() {}

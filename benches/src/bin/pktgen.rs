@@ -1,0 +1,2 @@
+//! pktgen: AF_XDP traffic generator (placeholder).
+fn main() {}
