@@ -1,0 +1,82 @@
+//! What the shell reads from and asks of the data plane, as traits so the shell builds and
+//! tests without workers: [`StatsSource`] (aggregated worker/port/tenant counters) and
+//! [`Prober`] (router-originated ICMP probes for `ping`/`traceroute`).
+
+use std::net::Ipv4Addr;
+use std::time::Duration;
+
+/// One worker as `show processes` prints it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct WorkerStats {
+    /// Worker index (queue id on every port).
+    pub index: usize,
+    /// CPU core the worker is pinned to.
+    pub core: usize,
+    /// Packets received/transmitted per second (last interval).
+    pub rx_pps: f64,
+    pub tx_pps: f64,
+    /// Totals since start (minus `clear counters`).
+    pub rx_packets: u64,
+    pub tx_packets: u64,
+    /// Drops by reason name, e.g. `("ttl_exceeded", 3)`.
+    pub drops: Vec<(String, u64)>,
+    /// Average frames per non-empty batch and the batch size limit.
+    pub batch_fill: f64,
+    pub batch_size: usize,
+    /// TSC cycles per packet (busy time / packets).
+    pub cycles_per_packet: f64,
+    /// Share of polls that found work, 0..=100.
+    pub busy_percent: f64,
+}
+
+/// Counters of one port.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PortCounters {
+    pub name: String,
+    pub rx_packets: u64,
+    pub rx_bytes: u64,
+    pub tx_packets: u64,
+    pub tx_bytes: u64,
+    pub rx_broadcast: u64,
+    pub drops: u64,
+}
+
+/// Aggregated statistics, readable from any thread.
+pub trait StatsSource: Send + Sync {
+    /// Per worker, in index order.
+    fn workers(&self) -> Vec<WorkerStats>;
+    /// Per port (by port name).
+    fn ports(&self) -> Vec<PortCounters>;
+    /// `clear counters`: later reads are relative to now.
+    fn clear(&self);
+}
+
+/// Where a router-originated probe starts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProbeSource {
+    pub tenant: String,
+    pub router: String,
+    /// Global router index (`RouterId`): the tenants' routers in file order.
+    pub router_id: rib::RouterId,
+    /// Source address of the probe (the router's interface toward the destination).
+    pub source: Ipv4Addr,
+}
+
+/// What came back for one probe.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProbeReply {
+    /// Echo reply from the destination.
+    Echo { from: Ipv4Addr, rtt: Duration },
+    /// Time exceeded from a hop on the way.
+    TimeExceeded { from: Ipv4Addr, rtt: Duration },
+    /// Destination unreachable (ICMP code) from a router.
+    Unreachable { from: Ipv4Addr, code: u8, rtt: Duration },
+    /// Nothing within the timeout.
+    Timeout,
+}
+
+/// Sends ICMP echo probes as if originated by a logical router and waits for the answer.
+pub trait Prober: Send + Sync {
+    /// One probe; blocks up to `timeout`.
+    fn probe(&self, source: &ProbeSource, dst: Ipv4Addr, ttl: u8, seq: u16, timeout: Duration) -> ProbeReply;
+}
