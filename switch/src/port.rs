@@ -1,6 +1,353 @@
-//! The port boundary, shaped like AF_XDP: frames live in a shared buffer (the UMEM); a port
-//! hands out received frame descriptors in batches, takes descriptors to transmit, and
-//! reports transmit completions so the buffers can be reused. The in-memory backend
-//! ([`MemPort`]) drives tests and benches; `xsk` is the AF_XDP backend.
+//! The port boundary, shaped like AF_XDP: frames live in one buffer per worker (the UMEM,
+//! shared by all of that worker's ports); a port hands out received frame descriptors in
+//! batches, takes descriptors to transmit, and reclaims completed or dropped frames. The
+//! in-memory backend ([`MemPorts`]) drives tests and benches; `xsk` is the AF_XDP backend.
 //!
-//! CONTRACT: filled in by the data-plane work; `xsk::XskPort` implements the same shape.
+//! CONTRACT (implemented by `xsk::XskPorts` too):
+//! - [`FrameBuf`]: byte access to frames by descriptor. A frame's packet always starts at
+//!   the beginning of its data area (as with an xsk-rs `FrameDesc`, whose address cannot
+//!   move); growing a frame (VXLAN encap, ICMP errors) is `set_len` plus an in-place shift.
+//! - [`Ports`]: rx/tx bursts per port, recycling, allocation of free frames, housekeeping.
+//!   A worker owns its `Ports` value; nothing here is shared between threads.
+//! - Port numbers are `rib::PortId`s: index `i` is `FibSnapshot::ports[i]`.
+
+use rib::PortId;
+use std::collections::VecDeque;
+use std::time::Duration;
+
+/// Default size of one frame in the in-memory buffer (as an AF_XDP UMEM chunk).
+pub const FRAME_SIZE: usize = 2048;
+
+/// Byte access to the frames of one worker's buffer (the UMEM).
+///
+/// `Desc` is the backend's frame descriptor: a small `Copy` value that names one frame and
+/// carries the packet length (an xsk-rs `FrameDesc`, or [`MemDesc`]).
+pub trait FrameBuf {
+    /// Frame descriptor: which frame, and how many bytes of packet it holds.
+    type Desc: Copy + Default + Send + 'static;
+
+    /// Largest packet a frame can hold (bytes from the start of the data area).
+    fn capacity(&self) -> usize;
+
+    /// Current packet length of `desc`.
+    fn len(&self, desc: &Self::Desc) -> usize;
+
+    /// The packet bytes of `desc` (`len` bytes).
+    fn data(&self, desc: &Self::Desc) -> &[u8];
+
+    /// The packet bytes of `desc` (`len` bytes), writable in place.
+    fn data_mut(&mut self, desc: &Self::Desc) -> &mut [u8];
+
+    /// Sets the packet length of `desc` (bytes past the old length are unspecified).
+    /// Returns false, changing nothing, when `len > capacity()`.
+    fn set_len(&mut self, desc: &mut Self::Desc, len: usize) -> bool;
+}
+
+/// The set of ports one worker serves, all over one [`FrameBuf`]. The worker loop is generic
+/// over this trait: `rx_burst` per port → pipeline in place → `tx_burst` per egress port.
+///
+/// Frame ownership: a descriptor returned by `rx_burst` or `alloc` belongs to the caller
+/// until it is passed to `tx_burst` (the backend owns it until the completion returns it to
+/// the free list) or to `recycle` (back to the free list / fill ring at once).
+pub trait Ports: FrameBuf {
+    /// Number of ports; valid port ids are `0..port_count()`.
+    fn port_count(&self) -> usize;
+
+    /// Moves up to `out.len()` received frames of `port` into `out`; returns how many.
+    /// An unknown port yields 0.
+    fn rx_burst(&mut self, port: PortId, out: &mut [Self::Desc]) -> usize;
+
+    /// Queues `frames` for transmission on `port`; returns how many were queued. Frames that
+    /// were not queued (ring full, unknown port) are recycled by the backend, so the caller
+    /// only counts `frames.len() - returned` as transmit drops.
+    fn tx_burst(&mut self, port: PortId, frames: &[Self::Desc]) -> usize;
+
+    /// Returns frames the caller dropped to the free list.
+    fn recycle(&mut self, frames: &[Self::Desc]);
+
+    /// A free frame with length 0, for packets the worker originates (router probes).
+    fn alloc(&mut self) -> Option<Self::Desc>;
+
+    /// Housekeeping once per poll-loop round: reap transmit completions into the free list,
+    /// refill receive (fill) rings, kick transmit if the backend needs a wakeup.
+    fn service(&mut self);
+
+    /// Called by an idle worker: wait up to `timeout` for traffic (AF_XDP may poll() its
+    /// sockets). The default just sleeps.
+    fn idle_wait(&mut self, timeout: Duration) {
+        std::thread::sleep(timeout);
+    }
+}
+
+/// Descriptor of a frame in [`MemPorts`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MemDesc {
+    /// Frame index in the buffer.
+    pub frame: u32,
+    /// Packet length in bytes.
+    pub len: u32,
+}
+
+/// Errors of the in-memory backend's test-side API.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MemPortError {
+    #[error("no port {0}")]
+    NoSuchPort(u16),
+    #[error("frame of {0} bytes exceeds the frame capacity {1}")]
+    TooLong(usize, usize),
+    #[error("no free frame in the buffer")]
+    NoFreeFrame,
+    #[error("receive ring of port {0} is full")]
+    RxFull(u16),
+}
+
+/// One in-memory port: a receive ring the test fills and a transmit ring the test drains.
+#[derive(Debug)]
+struct MemPort {
+    rx: VecDeque<MemDesc>,
+    tx: VecDeque<MemDesc>,
+}
+
+/// In-memory backend: `frame_count` frames of `frame_size` bytes in one `Vec`, shared by
+/// `port_count` ports whose rings hold at most `ring_size` descriptors. Tests inject frames
+/// as bytes into a port's receive ring and read transmitted frames back as bytes; a
+/// transmitted frame stays in its port's tx ring (not yet "completed") until read or
+/// discarded. No allocation after construction.
+#[derive(Debug)]
+pub struct MemPorts {
+    mem: Vec<u8>,
+    frame_size: usize,
+    free: Vec<u32>,
+    ports: Vec<MemPort>,
+    ring_size: usize,
+}
+
+impl MemPorts {
+    /// `port_count` ports over `frame_count` frames of [`FRAME_SIZE`] bytes, rings of 1024.
+    pub fn new(port_count: usize, frame_count: usize) -> Self {
+        Self::with_sizes(port_count, frame_count, FRAME_SIZE, 1024)
+    }
+
+    /// Fully sized constructor (`frame_size` at least 64 bytes).
+    pub fn with_sizes(port_count: usize, frame_count: usize, frame_size: usize, ring_size: usize) -> Self {
+        let frame_size = frame_size.max(64);
+        let frame_count = frame_count.min(u32::MAX as usize);
+        MemPorts {
+            mem: vec![0u8; frame_count * frame_size],
+            frame_size,
+            free: (0..frame_count as u32).rev().collect(),
+            ports: (0..port_count)
+                .map(|_| MemPort {
+                    rx: VecDeque::with_capacity(ring_size),
+                    tx: VecDeque::with_capacity(ring_size),
+                })
+                .collect(),
+            ring_size,
+        }
+    }
+
+    /// Frames currently on the free list (for leak checks: every frame is free once all rx and
+    /// tx rings are drained).
+    pub fn free_frames(&self) -> usize {
+        self.free.len()
+    }
+
+    /// Total frames in the buffer.
+    pub fn frame_count(&self) -> usize {
+        self.mem.len() / self.frame_size
+    }
+
+    /// Copies `bytes` into a free frame and appends it to `port`'s receive ring.
+    pub fn inject(&mut self, port: PortId, bytes: &[u8]) -> Result<(), MemPortError> {
+        if bytes.len() > self.frame_size {
+            return Err(MemPortError::TooLong(bytes.len(), self.frame_size));
+        }
+        let ring_size = self.ring_size;
+        let p = self.ports.get(port.index()).ok_or(MemPortError::NoSuchPort(port.0))?;
+        if p.rx.len() >= ring_size {
+            return Err(MemPortError::RxFull(port.0));
+        }
+        let frame = self.free.pop().ok_or(MemPortError::NoFreeFrame)?;
+        let desc = MemDesc { frame, len: bytes.len() as u32 };
+        let start = frame as usize * self.frame_size;
+        self.mem[start..start + bytes.len()].copy_from_slice(bytes);
+        self.ports[port.index()].rx.push_back(desc);
+        Ok(())
+    }
+
+    /// Number of frames waiting in `port`'s transmit ring.
+    pub fn tx_pending(&self, port: PortId) -> usize {
+        self.ports.get(port.index()).map_or(0, |p| p.tx.len())
+    }
+
+    /// Number of frames waiting in `port`'s receive ring.
+    pub fn rx_pending(&self, port: PortId) -> usize {
+        self.ports.get(port.index()).map_or(0, |p| p.rx.len())
+    }
+
+    /// Removes and returns every frame transmitted on `port`, oldest first, as bytes
+    /// (completing them: their frames return to the free list).
+    pub fn take_tx(&mut self, port: PortId) -> Vec<Vec<u8>> {
+        let mut out = Vec::new();
+        while let Some(bytes) = self.pop_tx(port) {
+            out.push(bytes);
+        }
+        out
+    }
+
+    /// Removes the oldest frame transmitted on `port` and returns its bytes.
+    pub fn pop_tx(&mut self, port: PortId) -> Option<Vec<u8>> {
+        let desc = self.ports.get_mut(port.index())?.tx.pop_front()?;
+        let bytes = self.data(&desc).to_vec();
+        self.free.push(desc.frame);
+        Some(bytes)
+    }
+
+    /// Completes every frame transmitted on `port` without copying; returns how many.
+    pub fn discard_tx(&mut self, port: PortId) -> usize {
+        let Some(p) = self.ports.get_mut(port.index()) else { return 0 };
+        let n = p.tx.len();
+        for d in p.tx.drain(..) {
+            self.free.push(d.frame);
+        }
+        n
+    }
+
+    /// Calls `f` with the bytes of every frame waiting in `port`'s transmit ring, then
+    /// completes them (no allocation; used by benches).
+    pub fn drain_tx_with(&mut self, port: PortId, mut f: impl FnMut(&[u8])) -> usize {
+        let Some(p) = self.ports.get_mut(port.index()) else { return 0 };
+        let mut n = 0;
+        while let Some(d) = p.tx.pop_front() {
+            let start = d.frame as usize * self.frame_size;
+            f(&self.mem[start..start + d.len as usize]);
+            self.free.push(d.frame);
+            n += 1;
+        }
+        n
+    }
+
+    fn range(&self, desc: &MemDesc) -> std::ops::Range<usize> {
+        let start = (desc.frame as usize).saturating_mul(self.frame_size).min(self.mem.len());
+        let len = (desc.len as usize).min(self.frame_size);
+        start..(start + len).min(self.mem.len())
+    }
+}
+
+impl FrameBuf for MemPorts {
+    type Desc = MemDesc;
+
+    #[inline]
+    fn capacity(&self) -> usize {
+        self.frame_size
+    }
+
+    #[inline]
+    fn len(&self, desc: &MemDesc) -> usize {
+        desc.len as usize
+    }
+
+    #[inline]
+    fn data(&self, desc: &MemDesc) -> &[u8] {
+        let r = self.range(desc);
+        &self.mem[r]
+    }
+
+    #[inline]
+    fn data_mut(&mut self, desc: &MemDesc) -> &mut [u8] {
+        let r = self.range(desc);
+        &mut self.mem[r]
+    }
+
+    #[inline]
+    fn set_len(&mut self, desc: &mut MemDesc, len: usize) -> bool {
+        if len > self.frame_size {
+            return false;
+        }
+        desc.len = len as u32;
+        true
+    }
+}
+
+impl Ports for MemPorts {
+    fn port_count(&self) -> usize {
+        self.ports.len()
+    }
+
+    fn rx_burst(&mut self, port: PortId, out: &mut [MemDesc]) -> usize {
+        let Some(p) = self.ports.get_mut(port.index()) else { return 0 };
+        let n = out.len().min(p.rx.len());
+        for (o, d) in out.iter_mut().zip(p.rx.drain(..n)) {
+            *o = d;
+        }
+        n
+    }
+
+    fn tx_burst(&mut self, port: PortId, frames: &[MemDesc]) -> usize {
+        let ring_size = self.ring_size;
+        let Some(p) = self.ports.get_mut(port.index()) else {
+            self.recycle(frames);
+            return 0;
+        };
+        let room = ring_size.saturating_sub(p.tx.len());
+        let n = frames.len().min(room);
+        p.tx.extend(frames[..n].iter().copied());
+        self.recycle(&frames[n..]);
+        n
+    }
+
+    fn recycle(&mut self, frames: &[MemDesc]) {
+        self.free.extend(frames.iter().map(|d| d.frame));
+    }
+
+    fn alloc(&mut self) -> Option<MemDesc> {
+        self.free.pop().map(|frame| MemDesc { frame, len: 0 })
+    }
+
+    fn service(&mut self) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inject_rx_tx_take_round_trip_keeps_every_frame() {
+        let mut p = MemPorts::with_sizes(2, 8, 128, 4);
+        p.inject(PortId(0), &[1, 2, 3]).unwrap();
+        p.inject(PortId(0), &[4, 5]).unwrap();
+        assert_eq!(p.free_frames(), 6);
+        let mut batch = [MemDesc::default(); 4];
+        let n = p.rx_burst(PortId(0), &mut batch);
+        assert_eq!(n, 2);
+        assert_eq!(p.data(&batch[0]), &[1, 2, 3]);
+        p.data_mut(&batch[1])[0] = 9;
+        assert!(p.set_len(&mut batch[1], 3));
+        assert!(!p.set_len(&mut batch[1], 129));
+        assert_eq!(p.tx_burst(PortId(1), &batch[..2]), 2);
+        let out = p.take_tx(PortId(1));
+        assert_eq!(out[0], vec![1, 2, 3]);
+        assert_eq!(&out[1][..2], &[9, 5]);
+        assert_eq!(out[1].len(), 3);
+        assert_eq!(p.free_frames(), 8);
+    }
+
+    #[test]
+    fn full_rings_and_unknown_ports_recycle() {
+        let mut p = MemPorts::with_sizes(1, 8, 64, 2);
+        p.inject(PortId(0), &[0; 10]).unwrap();
+        p.inject(PortId(0), &[0; 10]).unwrap();
+        assert_eq!(p.inject(PortId(0), &[0; 10]), Err(MemPortError::RxFull(0)));
+        assert_eq!(p.inject(PortId(3), &[0; 10]), Err(MemPortError::NoSuchPort(3)));
+        assert_eq!(p.inject(PortId(0), &[0; 65]), Err(MemPortError::TooLong(65, 64)));
+        let a = [p.alloc().unwrap(), p.alloc().unwrap(), p.alloc().unwrap()];
+        assert_eq!(p.tx_burst(PortId(0), &a), 2);
+        let extra = p.alloc().unwrap();
+        assert_eq!(p.tx_burst(PortId(7), &[extra]), 0);
+        assert_eq!(p.discard_tx(PortId(0)), 2);
+        let mut b = [MemDesc::default(); 4];
+        let n = p.rx_burst(PortId(0), &mut b);
+        p.recycle(&b[..n]);
+        assert_eq!(p.free_frames(), 8);
+    }
+}
