@@ -1,1 +1,575 @@
-//! AF_XDP port backend (xsk-rs).
+//! AF_XDP port backend (xsk-rs). One [`XskPortSet`] per worker: ONE UMEM shared by that
+//! worker's sockets on every port (queue id = worker index), so a frame received on one port
+//! is transmitted on another without a copy. Copy bind (veth has no zero-copy), need_wakeup,
+//! fill rings topped up, completion rings drained, batched transmit with one wakeup per port
+//! per flush, and only when the kernel asks for it.
+
+use std::ffi::CString;
+use std::fmt;
+use std::io;
+use std::num::NonZeroU32;
+use std::path::Path;
+use std::str::FromStr;
+
+use xsk_rs::config::{
+    BindFlags, FrameSize, Interface, LibxdpFlags, QueueSize, SocketConfig, UmemConfig, XdpFlags,
+};
+use xsk_rs::{CompQueue, FillQueue, FrameDesc, RxQueue, Socket, TxQueue, Umem};
+
+#[cfg(test)]
+mod tests;
+
+/// Which XDP attach mode to use for the (libxdp-loaded) redirect program.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum XdpMode {
+    /// Native (driver) mode, falling back to generic when the driver refuses.
+    #[default]
+    Auto,
+    /// Driver mode only.
+    Native,
+    /// Generic (SKB) mode only.
+    Generic,
+}
+
+impl fmt::Display for XdpMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            XdpMode::Auto => "auto",
+            XdpMode::Native => "native",
+            XdpMode::Generic => "generic",
+        })
+    }
+}
+
+impl FromStr for XdpMode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "auto" => Ok(XdpMode::Auto),
+            "native" | "drv" | "driver" => Ok(XdpMode::Native),
+            "generic" | "skb" => Ok(XdpMode::Generic),
+            other => Err(format!("unknown XDP mode '{other}' (expected auto, native or generic)")),
+        }
+    }
+}
+
+/// Why an AF_XDP port could not be opened. Every variant names the port and its device.
+#[derive(Debug, thiserror::Error)]
+pub enum XskError {
+    #[error("port {port}: device '{device}' does not exist")]
+    DeviceMissing { port: String, device: String },
+    #[error("port {port} (device {device}): AF_XDP needs root (CAP_NET_ADMIN, CAP_BPF)")]
+    NotRoot { port: String, device: String },
+    #[error(
+        "port {port} (device {device}): rx queue {queue} does not exist (device has {available} \
+         queues; create it with numrxqueues/numtxqueues >= the number of workers)"
+    )]
+    QueueMissing { port: String, device: String, queue: u32, available: u32 },
+    #[error("port {port} (device {device}): XDP attach/bind refused in {mode} mode: {source}")]
+    AttachRefused {
+        port: String,
+        device: String,
+        mode: XdpMode,
+        #[source]
+        source: io::Error,
+    },
+    #[error("port {port} (device {device}): invalid device name")]
+    BadName { port: String, device: String },
+    #[error("worker queue {queue}: UMEM creation failed: {message}")]
+    Umem { queue: u32, message: String },
+    #[error("worker queue {queue}: no ports to open")]
+    NoPorts { queue: u32 },
+}
+
+/// Sizes of the UMEM and rings of one worker.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct XskConfig {
+    pub mode: XdpMode,
+    /// Size of each ring (fill, completion, rx, tx); a power of two.
+    pub ring_size: u32,
+    /// UMEM frame size (2048 or 4096).
+    pub frame_size: u32,
+}
+
+impl Default for XskConfig {
+    fn default() -> Self {
+        XskConfig { mode: XdpMode::Auto, ring_size: 2048, frame_size: 2048 }
+    }
+}
+
+/// One port's socket of a worker, with its own fill and completion rings (the kernel keeps
+/// one pair per device/queue even when the UMEM is shared).
+struct XskSocketPort {
+    name: String,
+    device: String,
+    mode: XdpMode,
+    rx: RxQueue,
+    tx: TxQueue,
+    fill: FillQueue,
+    comp: CompQueue,
+    /// Frames queued by `send` and not yet handed to the tx ring (capacity = ring size).
+    tx_pending: Vec<FrameDesc>,
+    counters: XskPortCounters,
+}
+
+/// Plain per-port counters of the AF_XDP layer (ring level, not pipeline level).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct XskPortCounters {
+    pub rx_frames: u64,
+    pub tx_frames: u64,
+    /// Frames dropped because the tx ring was full at flush time.
+    pub tx_ring_full: u64,
+    /// `sendto` kicks issued for transmit.
+    pub tx_wakeups: u64,
+    /// Receive kicks issued because the fill ring needed a wakeup.
+    pub rx_wakeups: u64,
+    /// Times the free pool could not top the fill ring up completely.
+    pub fill_starved: u64,
+}
+
+/// Kernel-side statistics of one socket (XDP_STATISTICS), read off the hot path.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct XskKernelStats {
+    pub rx_dropped: u64,
+    pub rx_invalid_descs: u64,
+    pub tx_invalid_descs: u64,
+    pub rx_ring_full: u64,
+    pub rx_fill_ring_empty_descs: u64,
+    pub tx_ring_empty_descs: u64,
+}
+
+/// A worker's AF_XDP sockets on every port, sharing one UMEM and one free-frame pool.
+pub struct XskPortSet {
+    umem: Umem,
+    queue_id: u32,
+    ring_size: u32,
+    frame_capacity: usize,
+    /// Frames owned by userspace and not in use.
+    free: Vec<FrameDesc>,
+    ports: Vec<XskSocketPort>,
+    /// Scratch space for draining completion rings (no allocation after open).
+    scratch: Vec<FrameDesc>,
+}
+
+impl fmt::Debug for XskPortSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("XskPortSet")
+            .field("queue_id", &self.queue_id)
+            .field("ports", &self.ports.iter().map(|p| (&p.name, &p.device, p.mode)).collect::<Vec<_>>())
+            .field("free", &self.free.len())
+            .finish()
+    }
+}
+
+/// True when the process runs with effective uid 0.
+pub fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// Number of rx queues the device exposes (its real_num_rx_queues), from sysfs.
+pub fn rx_queue_count(device: &str) -> Option<u32> {
+    let dir = Path::new("/sys/class/net").join(device).join("queues");
+    let entries = std::fs::read_dir(dir).ok()?;
+    let n =
+        entries.filter_map(|e| e.ok()).filter(|e| e.file_name().to_string_lossy().starts_with("rx-")).count();
+    Some(n as u32)
+}
+
+fn device_exists(device: &str) -> bool {
+    let Ok(c) = CString::new(device) else { return false };
+    // SAFETY: `c` is a valid NUL-terminated string that outlives the call.
+    unsafe { libc::if_nametoindex(c.as_ptr()) != 0 }
+}
+
+impl XskPortSet {
+    /// Opens one socket per `(port name, device)` on rx/tx queue `queue_id`, all sharing a
+    /// new UMEM. In [`XdpMode::Auto`] each device is tried in native mode first, then generic.
+    /// Returns the set with every fill ring filled.
+    pub fn open(ports: &[(String, String)], queue_id: u32, cfg: &XskConfig) -> Result<Self, XskError> {
+        if ports.is_empty() {
+            return Err(XskError::NoPorts { queue: queue_id });
+        }
+        // Check the cheap, common errors first so the message names the actual cause.
+        for (name, device) in ports {
+            if device.is_empty() || device.len() > 15 || device.contains(['/', '\0', ' ']) {
+                return Err(XskError::BadName { port: name.clone(), device: device.clone() });
+            }
+            if !device_exists(device) {
+                return Err(XskError::DeviceMissing { port: name.clone(), device: device.clone() });
+            }
+            if !is_root() {
+                return Err(XskError::NotRoot { port: name.clone(), device: device.clone() });
+            }
+            let available = rx_queue_count(device).unwrap_or(1);
+            if queue_id >= available {
+                return Err(XskError::QueueMissing {
+                    port: name.clone(),
+                    device: device.clone(),
+                    queue: queue_id,
+                    available,
+                });
+            }
+        }
+
+        let ring = QueueSize::new(cfg.ring_size)
+            .map_err(|e| XskError::Umem { queue: queue_id, message: e.to_string() })?;
+        let frame_size = FrameSize::new(cfg.frame_size)
+            .map_err(|e| XskError::Umem { queue: queue_id, message: e.to_string() })?;
+        let umem_cfg = UmemConfig::builder()
+            .frame_size(frame_size)
+            .fill_queue_size(ring)
+            .comp_queue_size(ring)
+            .frame_headroom(0)
+            .build()
+            .map_err(|e| XskError::Umem { queue: queue_id, message: e.to_string() })?;
+        // Per port: a full fill ring, plus as many again for frames in flight (rx ring,
+        // pipeline, tx ring, completion ring).
+        let frame_count = (ports.len() as u32) * cfg.ring_size * 2;
+        let frame_count = NonZeroU32::new(frame_count)
+            .ok_or_else(|| XskError::Umem { queue: queue_id, message: "zero frames".into() })?;
+        let (umem, descs) = Umem::new(umem_cfg, frame_count, false).map_err(|e| XskError::Umem {
+            queue: queue_id,
+            message: format!("{e}: {:?}", std::error::Error::source(&e)),
+        })?;
+
+        let mut set = XskPortSet {
+            umem,
+            queue_id,
+            ring_size: cfg.ring_size,
+            frame_capacity: descs.len(),
+            free: Vec::with_capacity(descs.len()),
+            ports: Vec::with_capacity(ports.len()),
+            scratch: vec![FrameDesc::default(); cfg.ring_size as usize],
+        };
+        set.free.extend(descs);
+
+        for (name, device) in ports {
+            let port = set.open_socket(name, device, ring, cfg.mode)?;
+            set.ports.push(port);
+        }
+        for i in 0..set.ports.len() {
+            set.refill(i);
+        }
+        Ok(set)
+    }
+
+    fn open_socket(
+        &self,
+        name: &str,
+        device: &str,
+        ring: QueueSize,
+        mode: XdpMode,
+    ) -> Result<XskSocketPort, XskError> {
+        let iface: Interface = device
+            .parse()
+            .map_err(|_| XskError::BadName { port: name.to_string(), device: device.to_string() })?;
+        let attempts: &[XdpMode] = match mode {
+            XdpMode::Auto => &[XdpMode::Native, XdpMode::Generic],
+            XdpMode::Native => &[XdpMode::Native],
+            XdpMode::Generic => &[XdpMode::Generic],
+        };
+        let mut last_err = None;
+        for &attempt in attempts {
+            let xdp_flags = match attempt {
+                XdpMode::Generic => XdpFlags::XDP_FLAGS_SKB_MODE,
+                _ => XdpFlags::XDP_FLAGS_DRV_MODE,
+            };
+            let sock_cfg = SocketConfig::builder()
+                .rx_queue_size(ring)
+                .tx_queue_size(ring)
+                .libxdp_flags(LibxdpFlags::empty())
+                .xdp_flags(xdp_flags)
+                .bind_flags(BindFlags::XDP_COPY | BindFlags::XDP_USE_NEED_WAKEUP)
+                .build();
+            // SAFETY: the UMEM outlives the socket (the socket keeps a handle on it), and every
+            // frame we hand to this socket's rings comes from that same UMEM.
+            match unsafe { Socket::new(sock_cfg, &self.umem, &iface, self.queue_id) } {
+                Ok((tx, rx, Some((fill, comp)))) => {
+                    return Ok(XskSocketPort {
+                        name: name.to_string(),
+                        device: device.to_string(),
+                        mode: attempt,
+                        rx,
+                        tx,
+                        fill,
+                        comp,
+                        tx_pending: Vec::with_capacity(self.ring_size as usize),
+                        counters: XskPortCounters::default(),
+                    });
+                }
+                Ok((_, _, None)) => {
+                    // Same device and queue opened twice on one UMEM: configuration error.
+                    return Err(XskError::AttachRefused {
+                        port: name.to_string(),
+                        device: device.to_string(),
+                        mode: attempt,
+                        source: io::Error::new(
+                            io::ErrorKind::AlreadyExists,
+                            "device/queue already bound by this worker (two ports on one device?)",
+                        ),
+                    });
+                }
+                Err(e) => {
+                    let source = match std::error::Error::source(&e)
+                        .and_then(|s| s.downcast_ref::<io::Error>())
+                        .and_then(|s| s.raw_os_error())
+                    {
+                        Some(code) => io::Error::from_raw_os_error(code),
+                        None => io::Error::other(e.to_string()),
+                    };
+                    last_err = Some((attempt, source));
+                }
+            }
+        }
+        let (mode, source) = last_err.unwrap_or((mode, io::Error::other("no attach mode attempted")));
+        Err(XskError::AttachRefused { port: name.to_string(), device: device.to_string(), mode, source })
+    }
+
+    /// Number of ports (sockets) in the set; port indices are positions in `open`'s list.
+    pub fn port_count(&self) -> usize {
+        self.ports.len()
+    }
+
+    /// The queue id (worker index) every socket is bound to.
+    pub fn queue_id(&self) -> u32 {
+        self.queue_id
+    }
+
+    /// The attach mode actually in use on port `port`.
+    pub fn mode(&self, port: usize) -> Option<XdpMode> {
+        self.ports.get(port).map(|p| p.mode)
+    }
+
+    /// Port name and device of `port`.
+    pub fn port_name(&self, port: usize) -> Option<(&str, &str)> {
+        self.ports.get(port).map(|p| (p.name.as_str(), p.device.as_str()))
+    }
+
+    /// Ring-level counters of `port`.
+    pub fn counters(&self, port: usize) -> XskPortCounters {
+        self.ports.get(port).map(|p| p.counters).unwrap_or_default()
+    }
+
+    /// Kernel statistics of `port`'s socket (a getsockopt: not for the per-frame path).
+    pub fn kernel_stats(&self, port: usize) -> Option<XskKernelStats> {
+        let p = self.ports.get(port)?;
+        let s = p.rx.fd().xdp_statistics().ok()?;
+        Some(XskKernelStats {
+            rx_dropped: s.rx_dropped(),
+            rx_invalid_descs: s.rx_invalid_descs(),
+            tx_invalid_descs: s.tx_invalid_descs(),
+            rx_ring_full: s.rx_ring_full(),
+            rx_fill_ring_empty_descs: s.rx_fill_ring_empty_descs(),
+            tx_ring_empty_descs: s.tx_ring_empty_descs(),
+        })
+    }
+
+    /// Frames currently free in the pool (for tests and `show processes`).
+    pub fn free_frames(&self) -> usize {
+        self.free.len()
+    }
+
+    /// Total frames in the UMEM.
+    pub fn frame_capacity(&self) -> usize {
+        self.frame_capacity
+    }
+
+    /// The raw fds of every socket, for `poll()` when idle.
+    pub fn raw_fds(&self, out: &mut Vec<i32>) {
+        use std::os::fd::AsRawFd;
+        out.clear();
+        out.extend(self.ports.iter().map(|p| p.rx.fd().as_raw_fd()));
+    }
+
+    /// Moves completed transmissions of every port back to the free pool.
+    #[inline]
+    pub fn reclaim(&mut self) {
+        for p in &mut self.ports {
+            loop {
+                // SAFETY: the completion ring only returns frames of this set's UMEM that we
+                // submitted for transmit; they are no longer used by the kernel.
+                let n = unsafe { p.comp.consume(&mut self.scratch) };
+                if n == 0 {
+                    break;
+                }
+                self.free.extend_from_slice(&self.scratch[..n]);
+                if n < self.scratch.len() {
+                    break;
+                }
+            }
+        }
+    }
+
+    /// Tops `port`'s fill ring up from the free pool.
+    #[inline]
+    fn refill(&mut self, port: usize) {
+        let Some(p) = self.ports.get_mut(port) else { return };
+        let want = p.fill.nb_free(self.ring_size) as usize;
+        if want == 0 {
+            return;
+        }
+        let n = want.min(self.free.len());
+        if n < want {
+            p.counters.fill_starved += 1;
+        }
+        if n == 0 {
+            return;
+        }
+        let start = self.free.len() - n;
+        // SAFETY: frames in the free pool belong to this UMEM and are used by nobody.
+        let produced = unsafe { p.fill.produce(&self.free[start..]) };
+        if produced == n {
+            self.free.truncate(start);
+        }
+    }
+
+    /// Receives up to `out.len()` frames from `port` into `out` and tops its fill ring up.
+    /// Returns how many were received. Each received frame must later go to [`Self::send`]
+    /// or [`Self::release`].
+    #[inline]
+    pub fn recv(&mut self, port: usize, out: &mut [FrameDesc]) -> usize {
+        let Some(p) = self.ports.get_mut(port) else { return 0 };
+        // SAFETY: `out` receives descriptors of this UMEM's frames, now owned by userspace.
+        let n = unsafe { p.rx.consume(out) };
+        p.counters.rx_frames += n as u64;
+        if n == 0 && p.fill.needs_wakeup() {
+            // Generic mode / sleeping driver: a zero-timeout poll kicks the receive path.
+            p.counters.rx_wakeups += 1;
+            let _ = p.fill.wakeup(p.rx.fd_mut(), 0);
+        }
+        self.refill(port);
+        n
+    }
+
+    /// Returns a frame nobody will transmit to the free pool.
+    #[inline]
+    pub fn release(&mut self, desc: FrameDesc) {
+        if self.free.len() < self.frame_capacity {
+            self.free.push(desc);
+        }
+    }
+
+    /// Takes a free frame (e.g. to build an ICMP error); its length is 0.
+    #[inline]
+    pub fn alloc(&mut self) -> Option<FrameDesc> {
+        let mut d = self.free.pop()?;
+        // SAFETY: the frame is from this UMEM and owned by us; resetting its length only.
+        unsafe { self.umem.data_mut(&mut d).cursor().set_pos(0) };
+        Some(d)
+    }
+
+    /// The bytes of a received/owned frame.
+    ///
+    /// # Safety
+    /// `desc` must be a frame of this set currently owned by userspace (received and not yet
+    /// sent or released, or allocated), and not borrowed mutably elsewhere.
+    #[inline]
+    pub unsafe fn data(&self, desc: &FrameDesc) -> &[u8] {
+        // SAFETY: guaranteed by the caller.
+        unsafe { self.umem.data(desc) }.contents()
+    }
+
+    /// Mutable bytes of an owned frame (up to its current length).
+    ///
+    /// # Safety
+    /// As [`Self::data`], and no other reference to the frame may exist.
+    #[inline]
+    pub unsafe fn data_mut<'a>(&'a self, desc: &'a mut FrameDesc) -> &'a mut [u8] {
+        // SAFETY: guaranteed by the caller.
+        let d = unsafe { self.umem.data_mut(desc) };
+        d_into_mut(d)
+    }
+
+    /// Sets an owned frame's length (clamped to the frame's capacity) and returns the whole
+    /// writable area, for frames whose size changes (ICMP errors, encapsulation).
+    ///
+    /// # Safety
+    /// As [`Self::data_mut`].
+    #[inline]
+    pub unsafe fn resize<'a>(&'a self, desc: &'a mut FrameDesc, len: usize) -> &'a mut [u8] {
+        // SAFETY: guaranteed by the caller.
+        let mut d = unsafe { self.umem.data_mut(desc) };
+        d.cursor().set_pos(len);
+        d_into_mut(d)
+    }
+
+    /// Queues an owned frame for transmit on `port`; it goes out at the next [`Self::flush`]
+    /// (or now, when the pending batch is full). An invalid port releases the frame.
+    #[inline]
+    pub fn send(&mut self, port: usize, desc: FrameDesc) {
+        let ring = self.ring_size as usize;
+        match self.ports.get_mut(port) {
+            Some(p) => {
+                p.tx_pending.push(desc);
+                if p.tx_pending.len() >= ring {
+                    self.flush_port(port);
+                }
+            }
+            None => self.release(desc),
+        }
+    }
+
+    /// Hands every port's pending frames to its tx ring, kicking the kernel once per port
+    /// when it asks for it, then reclaims completions.
+    #[inline]
+    pub fn flush(&mut self) {
+        for i in 0..self.ports.len() {
+            if !self.ports[i].tx_pending.is_empty() {
+                self.flush_port(i);
+            }
+        }
+        self.reclaim();
+    }
+
+    fn flush_port(&mut self, port: usize) {
+        let Some(p) = self.ports.get_mut(port) else { return };
+        let want = p.tx_pending.len();
+        let mut free = p.tx.nb_free(want as u32) as usize;
+        if free < want {
+            // Completions free tx slots in copy mode only after a kick; reclaim and retry once.
+            let _ = p.tx.wakeup();
+            p.counters.tx_wakeups += 1;
+            free = p.tx.nb_free(want as u32) as usize;
+        }
+        let n = want.min(free);
+        // SAFETY: pending frames are ours and from this UMEM; the kernel owns them until
+        // they come back through this port's completion ring.
+        let sent = if n > 0 { unsafe { p.tx.produce(&p.tx_pending[..n]) } } else { 0 };
+        p.counters.tx_frames += sent as u64;
+        if sent < want {
+            p.counters.tx_ring_full += (want - sent) as u64;
+            let dropped = p.tx_pending.len() - sent;
+            let start = p.tx_pending.len() - dropped;
+            self.free.extend_from_slice(&p.tx_pending[start..]);
+        }
+        p.tx_pending.clear();
+        if sent > 0 && p.tx.needs_wakeup() {
+            p.counters.tx_wakeups += 1;
+            let _ = p.tx.wakeup();
+        }
+    }
+
+    /// Waits up to `timeout_ms` for any socket to become readable (idle back-off).
+    pub fn wait(&mut self, timeout_ms: i32) -> bool {
+        use std::os::fd::AsRawFd;
+        let mut fds = [libc::pollfd { fd: -1, events: 0, revents: 0 }; 16];
+        let n = self.ports.len().min(fds.len());
+        for (slot, p) in fds.iter_mut().zip(&self.ports) {
+            *slot = libc::pollfd { fd: p.rx.fd().as_raw_fd(), events: libc::POLLIN, revents: 0 };
+        }
+        // SAFETY: `fds` holds `n` initialised pollfd entries and lives across the call.
+        let r = unsafe { libc::poll(fds.as_mut_ptr(), n as libc::nfds_t, timeout_ms) };
+        r > 0
+    }
+}
+
+/// Turns a `DataMut<'a>` view into the plain `&'a mut [u8]` of its current contents.
+fn d_into_mut(mut d: xsk_rs::umem::frame::DataMut<'_>) -> &mut [u8] {
+    let contents = d.contents_mut();
+    let (ptr, len) = (contents.as_mut_ptr(), contents.len());
+    // SAFETY: `DataMut<'a>` wraps an `&'a mut [u8]` into the UMEM; `contents` is a prefix of
+    // it, so the region is valid and exclusively borrowed for 'a. Dropping the wrapper only
+    // drops the references it held, which we re-create here with the same lifetime.
+    unsafe { std::slice::from_raw_parts_mut(ptr, len) }
+}
