@@ -4,13 +4,24 @@
 //! CONTRACT: `load`, `parse`, `Topology`, `TopologyError`, `save_atomic`, `hash_password`,
 //! `verify_password` are what the binary and the shell call.
 
+pub mod locate;
+pub mod password;
 pub mod schema;
+mod validate;
 
+pub use password::{hash_password, parse_password_hash, verify_password};
+pub use validate::resolve_static_route;
+
+use crate::types::{Ipv4Prefix, MacAddr, PortId, RouterId, ServiceLevel, TenantId};
+use schema::TopologyFile;
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 
 /// A topology error: where and what.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{file}:{line}: {field}: {message}")]
+#[error("{file}:{line}: {field}: {message}", file = file.display())]
 pub struct TopologyError {
     pub file: PathBuf,
     /// 1-based line (0 when unknown).
@@ -26,17 +37,263 @@ pub struct Topology {
     /// Where it was loaded from (None for in-memory topologies).
     pub path: Option<PathBuf>,
     /// The file form, kept as the running configuration.
-    pub file: schema::TopologyFile,
+    pub file: TopologyFile,
+    /// Indexed by [`PortId`], in file order.
+    pub ports: Vec<Port>,
+    /// Indexed by [`TenantId`], in file order.
+    pub tenants: Vec<Tenant>,
+    /// Indexed by [`RouterId`]: every tenant's routers, tenant by tenant in file order.
+    pub routers: Vec<Router>,
+    /// Every tenant's hosts, tenant by tenant in file order ([`Tenant::hosts`] indexes this).
+    pub hosts: Vec<Host>,
+}
+
+/// A resolved appliance port.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Port {
+    pub id: PortId,
+    pub name: String,
+    /// Linux device (at most 15 bytes).
+    pub device: String,
+    /// Administrative state.
+    pub enabled: bool,
+    pub binding: PortBinding,
+}
+
+/// What a port carries, with references resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PortBinding {
+    /// Tenant access port on `subnet`; `router` owns the subnet through its interface
+    /// `interface` (the gateway of the port's hosts).
+    Access { tenant: TenantId, subnet: Ipv4Prefix, vlan: Option<u16>, router: RouterId, interface: usize },
+    /// Substrate uplink.
+    Uplink { address: Ipv4Addr, mac: MacAddr },
+}
+
+/// A resolved tenant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tenant {
+    pub id: TenantId,
+    pub name: String,
+    pub vni: u32,
+    pub service_level: ServiceLevel,
+    pub subnets: Vec<Ipv4Prefix>,
+    /// The tenant's routers (global ids), in file order.
+    pub routers: Vec<RouterId>,
+    pub links: Vec<Link>,
+    /// Indices into [`Topology::hosts`].
+    pub hosts: Vec<usize>,
+    pub static_routes: Vec<StaticRoute>,
+}
+
+/// A resolved logical router.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Router {
+    pub id: RouterId,
+    pub tenant: TenantId,
+    pub name: String,
+    pub interfaces: Vec<Interface>,
+}
+
+/// A logical router interface.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Interface {
+    pub name: String,
+    pub address: Ipv4Addr,
+    pub subnet: Ipv4Prefix,
+    pub mac: MacAddr,
+}
+
+/// A logical link: router `a`'s interface `a_interface` and router `b`'s interface
+/// `b_interface` share `subnet`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Link {
+    pub a: RouterId,
+    pub a_interface: usize,
+    pub b: RouterId,
+    pub b_interface: usize,
+    pub subnet: Ipv4Prefix,
+    pub cost: u32,
+}
+
+/// A resolved tenant host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Host {
+    pub tenant: TenantId,
+    pub name: String,
+    pub address: Ipv4Addr,
+    pub mac: MacAddr,
+    pub port: PortId,
+    pub netns: Option<String>,
+}
+
+/// A resolved static route held by `router`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct StaticRoute {
+    pub prefix: Ipv4Prefix,
+    pub next_hop: Ipv4Addr,
+    pub router: RouterId,
+}
+
+impl Topology {
+    /// Validates an in-memory file (errors carry line 0 and the file name `<memory>`).
+    pub fn from_file(file: TopologyFile) -> Result<Topology, TopologyError> {
+        validate::validate(file, None).map_err(|e| TopologyError {
+            file: PathBuf::from("<memory>"),
+            line: 0,
+            field: e.field,
+            message: e.message,
+        })
+    }
+
+    pub fn tenant_by_name(&self, name: &str) -> Option<&Tenant> {
+        self.tenants.iter().find(|t| t.name == name)
+    }
+
+    pub fn port_by_name(&self, name: &str) -> Option<&Port> {
+        self.ports.iter().find(|p| p.name == name)
+    }
+
+    /// A router of `tenant` by name (router names are unique within a tenant).
+    pub fn router_by_name(&self, tenant: TenantId, name: &str) -> Option<&Router> {
+        let t = self.tenants.get(tenant.index())?;
+        t.routers.iter().map(|r| &self.routers[r.index()]).find(|r| r.name == name)
+    }
+
+    pub fn router(&self, id: RouterId) -> &Router {
+        &self.routers[id.index()]
+    }
+
+    /// Number of static routes over all tenants.
+    pub fn static_route_count(&self) -> usize {
+        self.tenants.iter().map(|t| t.static_routes.len()).sum()
+    }
+
+    /// What `vnswitch check` prints: counts of everything, one tenant per line.
+    pub fn summary(&self) -> String {
+        let mut s = String::new();
+        let access = self.ports.iter().filter(|p| matches!(p.binding, PortBinding::Access { .. })).count();
+        let connected: usize = self.routers.iter().map(|r| r.interfaces.len()).sum();
+        let _ = writeln!(s, "hostname {}", self.file.hostname);
+        let _ = writeln!(
+            s,
+            "ports: {} ({} access, {} uplink)",
+            self.ports.len(),
+            access,
+            self.ports.len() - access
+        );
+        let _ = writeln!(s, "tenants: {}", self.tenants.len());
+        for t in &self.tenants {
+            let _ = writeln!(
+                s,
+                "  {:<12} vni {:<8} {:<8} routers {:<3} links {:<3} hosts {:<4} static routes {}",
+                t.name,
+                t.vni,
+                format!("{:?}", t.service_level).to_lowercase(),
+                t.routers.len(),
+                t.links.len(),
+                t.hosts.len(),
+                t.static_routes.len()
+            );
+        }
+        let _ = writeln!(s, "routers: {}", self.routers.len());
+        let _ = writeln!(s, "hosts: {}", self.hosts.len());
+        let _ = writeln!(
+            s,
+            "routes: {} ({} connected, {} static)",
+            connected + self.static_route_count(),
+            connected,
+            self.static_route_count()
+        );
+        let _ = writeln!(s, "users: {}", self.file.users.len());
+        s
+    }
+}
+
+/// Options used to read topology files: `Some(..)` may be omitted (`vlan: 10`).
+fn ron_options() -> ron::Options {
+    ron::Options::default().with_default_extension(ron::extensions::Extensions::IMPLICIT_SOME)
 }
 
 /// Loads and validates a topology file.
 pub fn load(path: &Path) -> Result<Topology, TopologyError> {
-    let _ = path;
-    unimplemented!()
+    let text = std::fs::read_to_string(path).map_err(|e| TopologyError {
+        file: path.to_path_buf(),
+        line: 0,
+        field: String::new(),
+        message: format!("cannot read: {e}"),
+    })?;
+    parse(&text, path)
 }
 
 /// Parses and validates topology text; `file` names it in errors.
 pub fn parse(text: &str, file: &Path) -> Result<Topology, TopologyError> {
-    let _ = (text, file);
-    unimplemented!()
+    let parsed: Result<TopologyFile, ron::error::SpannedError> = ron_options().from_str(text);
+    let tf = match parsed {
+        Ok(tf) => tf,
+        Err(e) => return Err(syntax_error(text, file, &e)),
+    };
+    validate::validate(tf, Some(file.to_path_buf())).map_err(|e| {
+        let map = locate::SourceMap::scan(text);
+        TopologyError {
+            file: file.to_path_buf(),
+            line: map.line_of(&e.field),
+            field: e.field,
+            message: e.message,
+        }
+    })
 }
+
+fn syntax_error(text: &str, file: &Path, e: &ron::error::SpannedError) -> TopologyError {
+    let pos = e.span.start;
+    let map = locate::SourceMap::scan(text);
+    let at = map.path_at(pos.line, pos.col).unwrap_or("").to_string();
+    let field = match &e.code {
+        ron::Error::MissingStructField { field, .. } => {
+            // Reported at the end of the struct; name the struct's path plus the field.
+            let parent = at.rsplit_once('.').map(|(p, _)| p).unwrap_or("");
+            if parent.is_empty() {
+                field.to_string()
+            } else {
+                format!("{parent}.{field}")
+            }
+        }
+        _ => at,
+    };
+    TopologyError { file: file.to_path_buf(), line: pos.line, field, message: e.code.to_string() }
+}
+
+/// Serialises `file` as commented, pretty RON (what `write memory` writes).
+pub fn to_ron_string(file: &TopologyFile) -> Result<String, ron::Error> {
+    let cfg = ron::ser::PrettyConfig::new().struct_names(false).indentor("    ".to_string());
+    let body = ron::ser::to_string_pretty(file, cfg)?;
+    Ok(format!("// vnswitch running configuration (written by `write memory`).\n{body}\n"))
+}
+
+/// Writes `file` atomically: pretty RON to a temporary file in the same directory, fsync,
+/// rename over `path`, fsync the directory. A reader sees the old or the new file, never a mix.
+pub fn save_atomic(path: &Path, file: &TopologyFile) -> std::io::Result<()> {
+    let text = to_ron_string(file).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let name =
+        path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "topology".into());
+    let tmp = dir.join(format!(".{name}.tmp.{}", std::process::id()));
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(text.as_bytes())?;
+        f.sync_all()?;
+        drop(f);
+        std::fs::rename(&tmp, path)?;
+        std::fs::File::open(&dir)?.sync_all()
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+#[cfg(test)]
+mod tests;

@@ -301,4 +301,3 @@ pub struct UserConfig {
 fn default_privilege() -> u8 {
     1
 }
-

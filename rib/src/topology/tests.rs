@@ -1,0 +1,340 @@
+//! Tests of topology loading, validation errors (line and field), robustness and saving.
+
+use super::*;
+use crate::types::{PortId, RouterId, TenantId};
+use rand::{Rng, SeedableRng};
+
+fn default_path() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../topologies/default.ron")
+}
+
+fn default_text() -> String {
+    std::fs::read_to_string(default_path()).expect("topologies/default.ron")
+}
+
+#[test]
+fn default_topology_loads() {
+    let t = load(&default_path()).expect("default.ron is valid");
+    assert_eq!(t.ports.len(), 3);
+    assert_eq!(t.tenants.len(), 2);
+    assert_eq!(t.routers.len(), 3);
+    assert_eq!(t.hosts.len(), 3);
+    let z = t.tenant_by_name("z").unwrap();
+    assert_eq!((z.id, z.vni, z.service_level), (TenantId(0), 5001, ServiceLevel::Gold));
+    let j = t.router_by_name(z.id, "J").unwrap();
+    assert_eq!(j.id, RouterId(0));
+    assert_eq!(j.interfaces[0].address, Ipv4Addr::new(10, 0, 0, 1));
+    assert_eq!(j.interfaces[0].mac.to_string(), "00:01:42:09:88:73");
+    let l = t.router_by_name(z.id, "L").unwrap();
+    assert_eq!(
+        z.links,
+        vec![Link {
+            a: j.id,
+            a_interface: 1,
+            b: l.id,
+            b_interface: 1,
+            subnet: "192.168.100.0/30".parse().unwrap(),
+            cost: 10
+        }]
+    );
+    let y = t.tenant_by_name("y").unwrap();
+    let yr = t.router_by_name(y.id, "Y").unwrap();
+    assert_eq!(yr.id, RouterId(2));
+    let b = t.port_by_name("b").unwrap();
+    assert_eq!(b.device, "vns-b-sw");
+    assert_eq!(
+        b.binding,
+        PortBinding::Access {
+            tenant: y.id,
+            subnet: "10.0.0.0/24".parse().unwrap(),
+            vlan: None,
+            router: yr.id,
+            interface: 0
+        }
+    );
+    let h = &t.hosts[z.hosts[1]];
+    assert_eq!((h.name.as_str(), h.address, h.port), ("H", Ipv4Addr::new(10, 1, 5, 7), PortId(1)));
+    assert_eq!(h.mac.to_string(), "00:00:7d:a2:34:11");
+    assert_eq!(h.netns.as_deref(), Some("vns-h"));
+    // Users: passwords as documented.
+    let admin = &t.file.users[0];
+    assert!(verify_password("vnswitch", &admin.password_hash));
+    let zops = &t.file.users[1];
+    assert!(verify_password("z-ops", &zops.password_hash));
+    assert!(!verify_password("vnswitch", &zops.password_hash));
+    assert_eq!(zops.tenants, vec!["z".to_string()]);
+    assert_eq!(zops.aliases.get("rt").map(String::as_str), Some("show ip route"));
+    let s = t.summary();
+    assert!(s.contains("ports: 3 (3 access, 0 uplink)"), "{s}");
+    assert!(s.contains("routers: 3") && s.contains("hosts: 3") && s.contains("users: 2"), "{s}");
+    assert!(s.contains("routes: 5 (5 connected, 0 static)"), "{s}");
+}
+
+#[test]
+fn every_committed_topology_loads() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../topologies");
+    let mut n = 0;
+    for e in std::fs::read_dir(&dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().and_then(|x| x.to_str()) == Some("ron") {
+            load(&p).unwrap_or_else(|e| panic!("{e}"));
+            n += 1;
+        }
+    }
+    assert!(n >= 3, "expected at least three committed topologies, found {n}");
+}
+
+/// Replaces the first `from` in default.ron by `to`, parses, and checks the error names
+/// `field` on the line where `to` (its first line) sits, with a message containing `msg`.
+#[track_caller]
+fn expect_error(from: &str, to: &str, field: &str, msg: &str) {
+    expect_error_at(from, to, to, field, msg)
+}
+
+/// As [`expect_error`], the expected line being the one of `marker` inside `to`.
+#[track_caller]
+fn expect_error_at(from: &str, to: &str, marker: &str, field: &str, msg: &str) {
+    let text = default_text();
+    let at = text.find(from).unwrap_or_else(|| panic!("default.ron lacks {from:?}"));
+    let bad = text.replacen(from, to, 1);
+    let at = at + to.find(marker).expect("marker inside replacement");
+    let line = bad[..at].matches('\n').count() + 1;
+    let e = parse(&bad, Path::new("bad.ron")).expect_err("must be rejected");
+    assert_eq!(e.file, PathBuf::from("bad.ron"));
+    assert_eq!(e.field, field, "{e}");
+    assert_eq!(e.line, line, "{e}");
+    assert!(e.message.contains(msg), "message {:?} lacks {msg:?}", e.message);
+    assert!(e.to_string().starts_with(&format!("bad.ron:{line}: {field}: ")), "{e}");
+}
+
+#[test]
+fn duplicate_names_are_errors() {
+    expect_error(
+        r#"(name: "h", device"#,
+        r#"(name: "a", device"#,
+        "ports[1].name",
+        "duplicate port name 'a'",
+    );
+    expect_error(r#"name: "y","#, r#"name: "z","#, "tenants[1].name", "duplicate tenant name 'z'");
+    expect_error(r#"name: "L","#, r#"name: "J","#, "tenants[0].routers[1].name", "duplicate router name 'J'");
+    expect_error(
+        r#"(name: "H", address"#,
+        r#"(name: "A", address"#,
+        "tenants[0].hosts[1].name",
+        "duplicate host name 'A'",
+    );
+    expect_error(r#"name: "z-ops","#, r#"name: "admin","#, "users[1].name", "duplicate user name 'admin'");
+}
+
+#[test]
+fn host_placement_errors() {
+    expect_error(
+        r#"address: "10.1.5.7", mac"#,
+        r#"address: "10.9.5.7", mac"#,
+        "tenants[0].hosts[1].address",
+        "outside every subnet of tenant 'z'",
+    );
+    expect_error(
+        r#"port: "h", netns"#,
+        r#"port: "b", netns"#,
+        "tenants[0].hosts[1].port",
+        "belongs to tenant 'y'",
+    );
+    expect_error(
+        r#"port: "h", netns"#,
+        r#"port: "a", netns"#,
+        "tenants[0].hosts[1].port",
+        "does not contain 10.1.5.7",
+    );
+    expect_error(
+        r#"port: "h", netns"#,
+        r#"port: "q", netns"#,
+        "tenants[0].hosts[1].port",
+        "unknown port 'q'",
+    );
+}
+
+#[test]
+fn router_and_route_errors() {
+    expect_error(
+        r#"address: "10.1.5.1", subnet"#,
+        r#"address: "10.1.6.1", subnet"#,
+        "tenants[0].routers[1].interfaces[0].address",
+        "outside its subnet 10.1.5.0/24",
+    );
+    expect_error_at(
+        "static_routes: [],",
+        "static_routes: [\n                (prefix: \"172.16.0.0/16\", next_hop: \"10.7.0.2\"),\n            ],",
+        "(prefix",
+        "tenants[0].static_routes[0].next_hop",
+        "on no connected subnet",
+    );
+    expect_error(
+        "static_routes: [],",
+        "static_routes: [(prefix: \"172.16.0.0/16\", next_hop: \"10.0.0.2\", router: \"Q\")],",
+        "tenants[0].static_routes[0].router",
+        "unknown router 'Q'",
+    );
+    expect_error(
+        r#"subnets: ["10.0.0.0/24", "10.1.5.0/24", "192.168.100.0/30"]"#,
+        r#"subnets: ["10.0.0.0/24", "10.1.5.0/24", "192.168.100.0/30", "10.1.0.0/16"]"#,
+        "tenants[0].subnets[3]",
+        "overlaps subnet 10.1.5.0/24",
+    );
+    expect_error(r#"(a: "J", b: "L""#, r#"(a: "J", b: "M""#, "tenants[0].links[0].b", "unknown router 'M'");
+    expect_error(
+        r#"tenant: "y", subnet"#,
+        r#"tenant: "x", subnet"#,
+        "ports[2].role.tenant",
+        "unknown tenant 'x'",
+    );
+    expect_error(
+        r#"tenant: "y", subnet: "10.0.0.0/24")"#,
+        r#"tenant: "y", subnet: "10.0.0.0/24", vlan: 4095)"#,
+        "ports[2].role.vlan",
+        "VLAN 4095 outside 1..=4094",
+    );
+}
+
+#[test]
+fn overlapping_addresses_across_tenants_are_allowed() {
+    let t = parse(&default_text(), Path::new("d.ron")).unwrap();
+    let a = &t.hosts[t.tenant_by_name("z").unwrap().hosts[0]];
+    let b = &t.hosts[t.tenant_by_name("y").unwrap().hosts[0]];
+    assert_eq!(a.address, b.address);
+    assert_ne!(a.tenant, b.tenant);
+}
+
+#[test]
+fn user_errors() {
+    expect_error(
+        r#"password_hash: "pbkdf2-sha256$10000$c3a8"#,
+        r#"password_hash: "sha1$10000$c3a8"#,
+        "users[1].password_hash",
+        "unknown hash scheme 'sha1'",
+    );
+    expect_error(
+        "privilege: 15,\n            cli_style",
+        "privilege: 16,\n            cli_style",
+        "users[1].privilege",
+        "privilege 16 outside 0..=15",
+    );
+    expect_error(r#"tenants: ["z"],"#, r#"tenants: ["w"],"#, "users[1].tenants[0]", "unknown tenant 'w'");
+}
+
+#[test]
+fn syntax_and_unknown_field_errors_name_line() {
+    // Unknown field.
+    expect_error(
+        r#"(name: "H", address"#,
+        r#"(name: "H", colour: "red", address"#,
+        "tenants[0].hosts[1].colour",
+        "colour",
+    );
+    // Bad value type.
+    expect_error("vni: 5002,", "vni: \"five\",", "tenants[1].vni", "");
+    // Bad MAC string.
+    expect_error(
+        r#"mac: "00:00:7d:a2:34:11""#,
+        r#"mac: "00:00:7d:a2:34""#,
+        "tenants[0].hosts[1].mac",
+        "invalid MAC",
+    );
+    // Missing required field: reported with the struct's path and the field name.
+    let text = default_text().replacen("vni: 5002,\n", "", 1);
+    let e = parse(&text, Path::new("m.ron")).unwrap_err();
+    assert!(e.field.ends_with("vni"), "{e}");
+    assert!(e.line > 0, "{e}");
+    // Truncated file.
+    let text = default_text();
+    let cut = &text[..text.len() / 2];
+    let e = parse(cut, Path::new("t.ron")).unwrap_err();
+    assert!(e.line > 0, "{e}");
+}
+
+#[test]
+fn random_input_never_panics() {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(0x5eed);
+    let text = default_text();
+    for _ in 0..300 {
+        let n = rng.random_range(0..400);
+        let bytes: Vec<u8> = (0..n).map(|_| rng.random()).collect();
+        let s = String::from_utf8_lossy(&bytes);
+        let _ = parse(&s, Path::new("r.ron"));
+        // Random text from RON-ish tokens.
+        const TOKS: &[&str] = &[
+            "(",
+            ")",
+            "[",
+            "]",
+            "{",
+            "}",
+            ",",
+            ":",
+            "\"",
+            "name",
+            "ports",
+            "Some",
+            "10.0.0.1",
+            "//",
+            "/*",
+            "*/",
+            "\n",
+            "#![enable(implicit_some)]",
+            "r#\"",
+            "'",
+            "-",
+            "1e9",
+        ];
+        let s: String =
+            (0..rng.random_range(0..200)).map(|_| TOKS[rng.random_range(0..TOKS.len())]).collect();
+        let _ = parse(&s, Path::new("r.ron"));
+    }
+    for _ in 0..400 {
+        let mut b = text.clone().into_bytes();
+        for _ in 0..rng.random_range(1..6) {
+            let i = rng.random_range(0..b.len());
+            match rng.random_range(0..3) {
+                0 => b[i] = rng.random(),
+                1 => {
+                    b.remove(i);
+                }
+                _ => {
+                    let j = rng.random_range(0..b.len());
+                    b.swap(i, j);
+                }
+            }
+        }
+        let s = String::from_utf8_lossy(&b);
+        if let Err(e) = parse(&s, Path::new("m.ron")) {
+            assert!(e.line <= s.lines().count() + 1, "{e}");
+        }
+    }
+}
+
+#[test]
+fn save_atomic_round_trips() {
+    let t = load(&default_path()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("running.ron");
+    save_atomic(&p, &t.file).unwrap();
+    let back = load(&p).unwrap();
+    assert_eq!(back.file, t.file);
+    assert_eq!(back.routers, t.routers);
+    // Overwrite keeps a single file (no temp left behind).
+    let mut f = t.file.clone();
+    f.hostname = "sw2".into();
+    save_atomic(&p, &f).unwrap();
+    assert_eq!(load(&p).unwrap().file.hostname, "sw2");
+    let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(names.len(), 1, "{names:?}");
+}
+
+#[test]
+fn from_file_validates_in_memory() {
+    let t = load(&default_path()).unwrap();
+    let mut f = t.file.clone();
+    f.tenants[0].hosts[0].port = "b".into();
+    let e = Topology::from_file(f).unwrap_err();
+    assert_eq!((e.line, e.field.as_str()), (0, "tenants[0].hosts[0].port"));
+}
