@@ -338,3 +338,26 @@ fn from_file_validates_in_memory() {
     let e = Topology::from_file(f).unwrap_err();
     assert_eq!((e.line, e.field.as_str()), (0, "tenants[0].hosts[0].port"));
 }
+
+#[test]
+fn gen_topology_script_output_loads() {
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scripts/gen-topology");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("big.ron");
+    let status = match std::process::Command::new("python3")
+        .arg(&script)
+        .args(["--routes", "3000", "-o"])
+        .arg(&out)
+        .status()
+    {
+        Ok(s) => s,
+        Err(e) => {
+            println!("SKIP: python3 not available ({e})");
+            return;
+        }
+    };
+    assert!(status.success());
+    let t = load(&out).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(t.static_route_count(), 3000);
+    assert_eq!(t.routers.len(), 2);
+}
