@@ -1,4 +1,4 @@
-//! AF_XDP port backend (xsk-rs). One [`XskPortSet`] per worker: ONE UMEM shared by that
+//! AF_XDP port backend (xsk-rs). One [`XskPorts`] per worker: ONE UMEM shared by that
 //! worker's sockets on every port (queue id = worker index), so a frame received on one port
 //! is transmitted on another without a copy. Copy bind (veth has no zero-copy), need_wakeup,
 //! fill rings topped up, completion rings drained, batched transmit with one wakeup per port
@@ -14,7 +14,16 @@ use std::str::FromStr;
 use xsk_rs::config::{
     BindFlags, FrameSize, Interface, LibxdpFlags, QueueSize, SocketConfig, UmemConfig, XdpFlags,
 };
-use xsk_rs::{CompQueue, FillQueue, FrameDesc, RxQueue, Socket, TxQueue, Umem};
+use xsk_rs::{CompQueue, FillQueue, RxQueue, Socket, TxQueue, Umem};
+
+pub use xsk_rs::FrameDesc;
+
+use crate::port::{FrameBuf, Ports};
+use rib::PortId;
+use std::time::Duration;
+
+/// Bytes the kernel reserves before the packet in every UMEM frame (XDP_PACKET_HEADROOM).
+const XDP_HEADROOM: usize = 256;
 
 #[cfg(test)]
 mod tests;
@@ -107,8 +116,8 @@ struct XskSocketPort {
     tx: TxQueue,
     fill: FillQueue,
     comp: CompQueue,
-    /// Frames queued by `send` and not yet handed to the tx ring (capacity = ring size).
-    tx_pending: Vec<FrameDesc>,
+    /// Frames were produced to the tx ring since the last kick.
+    tx_dirty: bool,
     counters: XskPortCounters,
 }
 
@@ -139,8 +148,12 @@ pub struct XskKernelStats {
 }
 
 /// A worker's AF_XDP sockets on every port, sharing one UMEM and one free-frame pool.
-pub struct XskPortSet {
+pub struct XskPorts {
     umem: Umem,
+    /// Start of the UMEM mapping and its length (frames * frame size).
+    base: *mut u8,
+    umem_len: usize,
+    frame_size: usize,
     queue_id: u32,
     ring_size: u32,
     frame_capacity: usize,
@@ -151,9 +164,14 @@ pub struct XskPortSet {
     scratch: Vec<FrameDesc>,
 }
 
-impl fmt::Debug for XskPortSet {
+// SAFETY: `base` points into the UMEM mapping kept alive by `umem` (an Arc inside xsk-rs);
+// the set is used by one thread at a time (`&mut self` for every ring operation), so moving
+// it to the worker thread that owns it is sound. It is deliberately not `Sync`.
+unsafe impl Send for XskPorts {}
+
+impl fmt::Debug for XskPorts {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("XskPortSet")
+        f.debug_struct("XskPorts")
             .field("queue_id", &self.queue_id)
             .field("ports", &self.ports.iter().map(|p| (&p.name, &p.device, p.mode)).collect::<Vec<_>>())
             .field("free", &self.free.len())
@@ -182,7 +200,7 @@ fn device_exists(device: &str) -> bool {
     unsafe { libc::if_nametoindex(c.as_ptr()) != 0 }
 }
 
-impl XskPortSet {
+impl XskPorts {
     /// Opens one socket per `(port name, device)` on rx/tx queue `queue_id`, all sharing a
     /// new UMEM. In [`XdpMode::Auto`] each device is tried in native mode first, then generic.
     /// Returns the set with every fill ring filled.
@@ -233,8 +251,22 @@ impl XskPortSet {
             message: format!("{e}: {:?}", std::error::Error::source(&e)),
         })?;
 
-        let mut set = XskPortSet {
+        let Some(first) = descs.first().copied() else {
+            return Err(XskError::Umem { queue: queue_id, message: "UMEM has no frames".into() });
+        };
+        let mut probe = first;
+        // SAFETY: `probe` describes frame 0 of the new UMEM, which nobody else uses yet. We only
+        // take the address of its data area to learn where the mapping starts.
+        let data_ptr = unsafe { umem.data_mut(&mut probe).contents_mut().as_mut_ptr() };
+        // SAFETY: frame 0's data area lies `first.addr()` bytes into the single mmap'd region,
+        // so stepping back stays inside that allocation.
+        let base = unsafe { data_ptr.sub(first.addr()) };
+        let frame_size = cfg.frame_size as usize;
+        let mut set = XskPorts {
             umem,
+            base,
+            umem_len: descs.len() * frame_size,
+            frame_size,
             queue_id,
             ring_size: cfg.ring_size,
             frame_capacity: descs.len(),
@@ -294,7 +326,7 @@ impl XskPortSet {
                         tx,
                         fill,
                         comp,
-                        tx_pending: Vec::with_capacity(self.ring_size as usize),
+                        tx_dirty: false,
                         counters: XskPortCounters::default(),
                     });
                 }
@@ -387,8 +419,8 @@ impl XskPortSet {
     pub fn reclaim(&mut self) {
         for p in &mut self.ports {
             loop {
-                // SAFETY: the completion ring only returns frames of this set's UMEM that we
-                // submitted for transmit; they are no longer used by the kernel.
+                // SAFETY: the completion ring only returns frames of this UMEM that we
+                // submitted for transmit; the kernel no longer uses them.
                 let n = unsafe { p.comp.consume(&mut self.scratch) };
                 if n == 0 {
                     break;
@@ -424,152 +456,178 @@ impl XskPortSet {
         }
     }
 
-    /// Receives up to `out.len()` frames from `port` into `out` and tops its fill ring up.
-    /// Returns how many were received. Each received frame must later go to [`Self::send`]
-    /// or [`Self::release`].
+    /// Kicks the kernel for every port that got frames since the last kick and asks for it.
     #[inline]
-    pub fn recv(&mut self, port: usize, out: &mut [FrameDesc]) -> usize {
-        let Some(p) = self.ports.get_mut(port) else { return 0 };
-        // SAFETY: `out` receives descriptors of this UMEM's frames, now owned by userspace.
-        let n = unsafe { p.rx.consume(out) };
-        p.counters.rx_frames += n as u64;
-        if n == 0 && p.fill.needs_wakeup() {
-            // Generic mode / sleeping driver: a zero-timeout poll kicks the receive path.
-            p.counters.rx_wakeups += 1;
-            let _ = p.fill.wakeup(p.rx.fd_mut(), 0);
+    fn kick_tx(&mut self) {
+        for p in &mut self.ports {
+            if p.tx_dirty {
+                p.tx_dirty = false;
+                if p.tx.needs_wakeup() {
+                    p.counters.tx_wakeups += 1;
+                    let _ = p.tx.wakeup();
+                }
+            }
         }
-        self.refill(port);
+    }
+
+    /// Checks that `desc` lies inside the UMEM; returns its (offset, length).
+    #[inline]
+    fn span(&self, desc: &FrameDesc) -> (usize, usize) {
+        let addr = desc.addr().min(self.umem_len);
+        let len = desc.lengths().data().min(self.umem_len - addr);
+        (addr, len)
+    }
+
+    /// Capacity of the data area of the frame holding `desc`.
+    #[inline]
+    fn data_capacity(&self, desc: &FrameDesc) -> usize {
+        let fs = self.frame_size;
+        let addr = desc.addr();
+        (addr - addr % fs + fs).saturating_sub(addr)
+    }
+}
+
+impl FrameBuf for XskPorts {
+    type Desc = FrameDesc;
+
+    #[inline]
+    fn capacity(&self) -> usize {
+        // Data starts after the kernel's XDP headroom in every frame.
+        self.frame_size - XDP_HEADROOM
+    }
+
+    #[inline]
+    fn len(&self, desc: &FrameDesc) -> usize {
+        desc.lengths().data()
+    }
+
+    #[inline]
+    fn data(&self, desc: &FrameDesc) -> &[u8] {
+        let (off, len) = self.span(desc);
+        // SAFETY: `base..base+umem_len` is the UMEM mapping, alive as long as `self.umem`;
+        // `span` clamps the range into it. Frames owned by the caller are not written by the
+        // kernel (it only writes frames in the fill ring), so the bytes are stable.
+        unsafe { std::slice::from_raw_parts(self.base.add(off), len) }
+    }
+
+    #[inline]
+    fn data_mut(&mut self, desc: &FrameDesc) -> &mut [u8] {
+        let (off, len) = self.span(desc);
+        // SAFETY: as in `data`; `&mut self` makes this the only live reference handed out by
+        // this set, and the caller owns the frame, so the kernel does not touch it.
+        unsafe { std::slice::from_raw_parts_mut(self.base.add(off), len) }
+    }
+
+    #[inline]
+    fn set_len(&mut self, desc: &mut FrameDesc, len: usize) -> bool {
+        if len > self.data_capacity(desc) || len > self.capacity() {
+            return false;
+        }
+        // SAFETY: the caller owns `desc`, a frame of this UMEM; only its length changes.
+        unsafe { self.umem.data_mut(desc).cursor().set_pos(len) };
+        desc.lengths().data() == len
+    }
+}
+
+impl Ports for XskPorts {
+    #[inline]
+    fn port_count(&self) -> usize {
+        self.ports.len()
+    }
+
+    #[inline]
+    fn rx_burst(&mut self, port: PortId, out: &mut [FrameDesc]) -> usize {
+        let i = port.index();
+        let Some(p) = self.ports.get_mut(i) else { return 0 };
+        // SAFETY: `out` receives descriptors of this UMEM's frames, now owned by the caller.
+        let n = unsafe { p.rx.consume(out) };
+        if n > 0 {
+            p.counters.rx_frames += n as u64;
+            self.refill(i);
+        }
         n
     }
 
-    /// Returns a frame nobody will transmit to the free pool.
     #[inline]
-    pub fn release(&mut self, desc: FrameDesc) {
-        if self.free.len() < self.frame_capacity {
-            self.free.push(desc);
+    fn tx_burst(&mut self, port: PortId, frames: &[FrameDesc]) -> usize {
+        let want = frames.len();
+        if want == 0 {
+            return 0;
         }
+        let Some(p) = self.ports.get_mut(port.index()) else {
+            self.recycle(frames);
+            return 0;
+        };
+        let mut room = p.tx.nb_free(want as u32) as usize;
+        if room < want {
+            // Copy mode only consumes the tx ring on a kick: kick now and look again.
+            p.counters.tx_wakeups += 1;
+            let _ = p.tx.wakeup();
+            room = p.tx.nb_free(want as u32) as usize;
+        }
+        let n = want.min(room);
+        // SAFETY: the frames are owned by the caller and belong to this UMEM; the kernel owns
+        // them from now until they come back through this port's completion ring.
+        let sent = if n > 0 { unsafe { p.tx.produce(&frames[..n]) } } else { 0 };
+        p.counters.tx_frames += sent as u64;
+        if sent > 0 {
+            p.tx_dirty = true;
+        }
+        if sent < want {
+            p.counters.tx_ring_full += (want - sent) as u64;
+            self.recycle(&frames[sent..]);
+        }
+        sent
     }
 
-    /// Takes a free frame (e.g. to build an ICMP error); its length is 0.
     #[inline]
-    pub fn alloc(&mut self) -> Option<FrameDesc> {
+    fn recycle(&mut self, frames: &[FrameDesc]) {
+        let room = self.frame_capacity.saturating_sub(self.free.len());
+        self.free.extend_from_slice(&frames[..frames.len().min(room)]);
+    }
+
+    #[inline]
+    fn alloc(&mut self) -> Option<FrameDesc> {
         let mut d = self.free.pop()?;
-        // SAFETY: the frame is from this UMEM and owned by us; resetting its length only.
+        // SAFETY: the frame is from this UMEM and now owned by the caller; only its length
+        // is reset.
         unsafe { self.umem.data_mut(&mut d).cursor().set_pos(0) };
         Some(d)
     }
 
-    /// The bytes of a received/owned frame.
-    ///
-    /// # Safety
-    /// `desc` must be a frame of this set currently owned by userspace (received and not yet
-    /// sent or released, or allocated), and not borrowed mutably elsewhere.
     #[inline]
-    pub unsafe fn data(&self, desc: &FrameDesc) -> &[u8] {
-        // SAFETY: guaranteed by the caller.
-        unsafe { self.umem.data(desc) }.contents()
-    }
-
-    /// Mutable bytes of an owned frame (up to its current length).
-    ///
-    /// # Safety
-    /// As [`Self::data`], and no other reference to the frame may exist.
-    #[inline]
-    pub unsafe fn data_mut<'a>(&'a self, desc: &'a mut FrameDesc) -> &'a mut [u8] {
-        // SAFETY: guaranteed by the caller.
-        let d = unsafe { self.umem.data_mut(desc) };
-        d_into_mut(d)
-    }
-
-    /// Sets an owned frame's length (clamped to the frame's capacity) and returns the whole
-    /// writable area, for frames whose size changes (ICMP errors, encapsulation).
-    ///
-    /// # Safety
-    /// As [`Self::data_mut`].
-    #[inline]
-    pub unsafe fn resize<'a>(&'a self, desc: &'a mut FrameDesc, len: usize) -> &'a mut [u8] {
-        // SAFETY: guaranteed by the caller.
-        let mut d = unsafe { self.umem.data_mut(desc) };
-        d.cursor().set_pos(len);
-        d_into_mut(d)
-    }
-
-    /// Queues an owned frame for transmit on `port`; it goes out at the next [`Self::flush`]
-    /// (or now, when the pending batch is full). An invalid port releases the frame.
-    #[inline]
-    pub fn send(&mut self, port: usize, desc: FrameDesc) {
-        let ring = self.ring_size as usize;
-        match self.ports.get_mut(port) {
-            Some(p) => {
-                p.tx_pending.push(desc);
-                if p.tx_pending.len() >= ring {
-                    self.flush_port(port);
-                }
-            }
-            None => self.release(desc),
-        }
-    }
-
-    /// Hands every port's pending frames to its tx ring, kicking the kernel once per port
-    /// when it asks for it, then reclaims completions.
-    #[inline]
-    pub fn flush(&mut self) {
-        for i in 0..self.ports.len() {
-            if !self.ports[i].tx_pending.is_empty() {
-                self.flush_port(i);
-            }
-        }
+    fn service(&mut self) {
+        self.kick_tx();
         self.reclaim();
-    }
-
-    fn flush_port(&mut self, port: usize) {
-        let Some(p) = self.ports.get_mut(port) else { return };
-        let want = p.tx_pending.len();
-        let mut free = p.tx.nb_free(want as u32) as usize;
-        if free < want {
-            // Completions free tx slots in copy mode only after a kick; reclaim and retry once.
-            let _ = p.tx.wakeup();
-            p.counters.tx_wakeups += 1;
-            free = p.tx.nb_free(want as u32) as usize;
-        }
-        let n = want.min(free);
-        // SAFETY: pending frames are ours and from this UMEM; the kernel owns them until
-        // they come back through this port's completion ring.
-        let sent = if n > 0 { unsafe { p.tx.produce(&p.tx_pending[..n]) } } else { 0 };
-        p.counters.tx_frames += sent as u64;
-        if sent < want {
-            p.counters.tx_ring_full += (want - sent) as u64;
-            let dropped = p.tx_pending.len() - sent;
-            let start = p.tx_pending.len() - dropped;
-            self.free.extend_from_slice(&p.tx_pending[start..]);
-        }
-        p.tx_pending.clear();
-        if sent > 0 && p.tx.needs_wakeup() {
-            p.counters.tx_wakeups += 1;
-            let _ = p.tx.wakeup();
+        for i in 0..self.ports.len() {
+            self.refill(i);
+            let p = &mut self.ports[i];
+            if p.fill.needs_wakeup() {
+                // A sleeping driver needs a receive kick (zero-timeout poll).
+                p.counters.rx_wakeups += 1;
+                let _ = p.fill.wakeup(p.rx.fd_mut(), 0);
+            }
         }
     }
 
-    /// Waits up to `timeout_ms` for any socket to become readable (idle back-off).
-    pub fn wait(&mut self, timeout_ms: i32) -> bool {
+    fn idle_wait(&mut self, timeout: Duration) {
         use std::os::fd::AsRawFd;
         let mut fds = [libc::pollfd { fd: -1, events: 0, revents: 0 }; 16];
         let n = self.ports.len().min(fds.len());
         for (slot, p) in fds.iter_mut().zip(&self.ports) {
             *slot = libc::pollfd { fd: p.rx.fd().as_raw_fd(), events: libc::POLLIN, revents: 0 };
         }
+        let ms = timeout.as_millis().clamp(0, i32::MAX as u128) as i32;
+        if n == 0 {
+            std::thread::sleep(timeout);
+            return;
+        }
+        if ms == 0 {
+            // Sub-millisecond back-off: poll() cannot express it, sleep instead.
+            std::thread::sleep(timeout);
+            return;
+        }
         // SAFETY: `fds` holds `n` initialised pollfd entries and lives across the call.
-        let r = unsafe { libc::poll(fds.as_mut_ptr(), n as libc::nfds_t, timeout_ms) };
-        r > 0
+        unsafe { libc::poll(fds.as_mut_ptr(), n as libc::nfds_t, ms) };
     }
-}
-
-/// Turns a `DataMut<'a>` view into the plain `&'a mut [u8]` of its current contents.
-fn d_into_mut(mut d: xsk_rs::umem::frame::DataMut<'_>) -> &mut [u8] {
-    let contents = d.contents_mut();
-    let (ptr, len) = (contents.as_mut_ptr(), contents.len());
-    // SAFETY: `DataMut<'a>` wraps an `&'a mut [u8]` into the UMEM; `contents` is a prefix of
-    // it, so the region is valid and exclusively borrowed for 'a. Dropping the wrapper only
-    // drops the references it held, which we re-create here with the same lifetime.
-    unsafe { std::slice::from_raw_parts_mut(ptr, len) }
 }
