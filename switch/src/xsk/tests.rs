@@ -106,7 +106,17 @@ fn missing_queue_is_a_clear_error() {
     assert!(matches!(err, XskError::QueueMissing { queue: 3, available: 1, .. }), "{err}");
 }
 
+/// libbpf/libxdp are chatty on stderr without bpffs; the binary sets the same in `main`.
+fn quiet_libxdp() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        std::env::set_var("LIBBPF_LOG_LEVEL", "warn");
+        std::env::set_var("LIBXDP_SKIP_DISPATCHER", "1");
+    });
+}
+
 fn relay_ping(mode: XdpMode, tag: &str) {
+    quiet_libxdp();
     if !is_root() {
         println!("SKIPPED: needs root");
         return;
@@ -171,6 +181,12 @@ fn relay_ping(mode: XdpMode, tag: &str) {
         forwarded += f;
         // Every frame is accounted for: in the fill rings or free (nothing leaked).
         assert!(free + 2 * 512 >= total - 64, "frames leaked: free {free} of {total}, {c0:?} {c1:?}");
+    }
+    // Every socket is closed: the redirect program must be gone from both devices.
+    for dev in [&d1, &d2] {
+        let out = Command::new("ip").args(["-d", "link", "show", "dev", dev]).output().expect("ip link");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(!text.contains("prog/xdp"), "XDP program still attached to {dev}: {text}");
     }
     drop((l1, l2));
     assert!(
