@@ -22,6 +22,10 @@ use crate::port::{FrameBuf, Ports};
 use rib::PortId;
 use std::time::Duration;
 
+/// Most sendto kicks per port per `service` call. In copy mode the kernel sends at most 32
+/// descriptors per kick, so a full batch of 64 needs two.
+const MAX_KICKS_PER_SERVICE: usize = 8;
+
 /// Bytes the kernel reserves before the packet in every UMEM frame (XDP_PACKET_HEADROOM).
 const XDP_HEADROOM: usize = 256;
 
@@ -459,13 +463,28 @@ impl XskPorts {
     /// Kicks the kernel for every port that got frames since the last kick and asks for it.
     #[inline]
     fn kick_tx(&mut self) {
+        let ring = self.ring_size;
         for p in &mut self.ports {
-            if p.tx_dirty {
-                p.tx_dirty = false;
-                if p.tx.needs_wakeup() {
-                    p.counters.tx_wakeups += 1;
-                    let _ = p.tx.wakeup();
+            // Frames still waiting in the tx ring: new ones, or leftovers of an earlier kick
+            // (copy mode sends at most KERNEL_TX_BATCH descriptors per sendto).
+            let mut waiting = (ring - p.tx.nb_free(ring)) as usize;
+            if !p.tx_dirty && waiting == 0 {
+                continue;
+            }
+            p.tx_dirty = false;
+            let mut kicks = 0;
+            while waiting > 0 && kicks < MAX_KICKS_PER_SERVICE && p.tx.needs_wakeup() {
+                p.counters.tx_wakeups += 1;
+                kicks += 1;
+                if p.tx.wakeup().is_err() {
+                    break;
                 }
+                let now_waiting = (ring - p.tx.nb_free(ring)) as usize;
+                if now_waiting >= waiting {
+                    // The kernel took nothing (busy, or out of completion space): next round.
+                    break;
+                }
+                waiting = now_waiting;
             }
         }
     }
