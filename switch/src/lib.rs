@@ -1,10 +1,12 @@
 //! vnswitch data plane. Zero-copy [`wire`] views over frame bytes, one module per pipeline
 //! stage in [`pipeline`], the [`port`] boundary (in-memory and AF_XDP backends), poll-mode
-//! [`worker`] threads, and per-worker statistics leaving through SPSC rings ([`stats`]).
-//! Depends on the FIB type from `rib`, never on the shell.
+//! [`worker`] threads, per-worker statistics leaving through SPSC rings ([`stats`]), and the
+//! [`punt`] queues for router-originated probes. Depends on the FIB types from `rib`, never
+//! on the shell.
 
 pub mod pipeline;
 pub mod port;
+pub mod punt;
 pub mod stats;
 pub mod wire;
 pub mod worker;

@@ -1,3 +1,606 @@
 //! Per-worker counters (plain, non-atomic, owned by the worker) and their transport: each
-//! worker pushes a `Copy` snapshot through an `rtrb` SPSC ring; the collector (shell side)
-//! pops and aggregates. A worker never locks.
+//! worker pushes a `Copy` snapshot through an `rtrb` SPSC ring every ~100 ms and when it
+//! stops ([`StatsPublisher`]); the [`StatsCollector`] pops and aggregates; the shell reads a
+//! [`StatsReader`] (Clone + Send + Sync). A worker never locks; only the reader side does.
+//! `clear counters` is a baseline the reader subtracts: workers never reset.
+
+use crate::pipeline::DropReason;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// Ports counted per worker; a port id at or above it is counted in the last slot.
+pub const MAX_PORTS: usize = 64;
+/// Tenants counted per worker; a tenant id at or above it is counted in the last slot.
+pub const MAX_TENANTS: usize = 256;
+/// Default interval between two snapshots of one worker.
+pub const PUBLISH_INTERVAL: Duration = Duration::from_millis(100);
+/// Default capacity of one worker's snapshot ring.
+pub const RING_CAPACITY: usize = 16;
+
+/// Counters of one port, as seen by one worker.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PortCounters {
+    /// Frames received on the port (every frame `rx_burst` returned).
+    pub rx_packets: u64,
+    /// Bytes of those frames (Ethernet header included, FCS excluded).
+    pub rx_bytes: u64,
+    /// Received frames with the broadcast destination MAC.
+    pub rx_broadcast: u64,
+    /// Frames the port's transmit ring accepted.
+    pub tx_packets: u64,
+    /// Bytes of those frames.
+    pub tx_bytes: u64,
+    /// Frames for this port the transmit ring refused (also counted as `tx_ring_full`).
+    pub tx_dropped: u64,
+}
+
+/// Counters of one tenant, as seen by one worker.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TenantCounters {
+    /// Frames that entered the tenant's network (classified to the tenant).
+    pub rx_packets: u64,
+    /// Bytes of those frames.
+    pub rx_bytes: u64,
+    /// Frames of the tenant queued for transmission (forwarded, replies, ICMP errors).
+    pub tx_packets: u64,
+    /// Bytes of those frames.
+    pub tx_bytes: u64,
+}
+
+/// Everything one worker counts. Plain integers, only ever increased by the worker.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WorkerCounters {
+    /// Per port, indexed by `PortId` (see [`MAX_PORTS`]).
+    pub ports: [PortCounters; MAX_PORTS],
+    /// Per tenant, indexed by `TenantId` (see [`MAX_TENANTS`]).
+    pub tenants: [TenantCounters; MAX_TENANTS],
+    /// Dropped frames per [`DropReason`], indexed by [`DropReason::index`].
+    pub drops: [u64; DropReason::COUNT],
+    /// Non-empty batches run through the pipeline.
+    pub batches: u64,
+    /// Frames in those batches (average batch fill = `batch_frames / batches`).
+    pub batch_frames: u64,
+    /// Poll rounds that found at least one frame (or injected probe).
+    pub busy_polls: u64,
+    /// Poll rounds that found nothing.
+    pub idle_polls: u64,
+    /// TSC cycles spent in busy rounds (cycles per packet = `busy_cycles / batch_frames`).
+    pub busy_cycles: u64,
+    /// Times the worker slept or waited because it was idle.
+    pub idle_sleeps: u64,
+    /// ARP replies sent for gateway addresses.
+    pub arp_replies: u64,
+    /// ICMP echo replies sent from router addresses.
+    pub echo_replies: u64,
+    /// ICMP errors sent (time exceeded, unreachable).
+    pub icmp_errors: u64,
+    /// ICMP errors not sent because the per-worker token bucket was empty.
+    pub icmp_rate_limited: u64,
+    /// Frames handed to the shell through the punt queue (probe replies).
+    pub punted: u64,
+    /// Probes taken from the inject queue and routed.
+    pub injected: u64,
+    /// Frames decapsulated from VXLAN on uplinks.
+    pub decapsulated: u64,
+    /// Frames encapsulated into VXLAN toward other substrate nodes.
+    pub encapsulated: u64,
+}
+
+impl Default for WorkerCounters {
+    fn default() -> Self {
+        Self::ZERO
+    }
+}
+
+impl WorkerCounters {
+    /// All zero.
+    pub const ZERO: WorkerCounters = WorkerCounters {
+        ports: [PortCounters {
+            rx_packets: 0,
+            rx_bytes: 0,
+            rx_broadcast: 0,
+            tx_packets: 0,
+            tx_bytes: 0,
+            tx_dropped: 0,
+        }; MAX_PORTS],
+        tenants: [TenantCounters { rx_packets: 0, rx_bytes: 0, tx_packets: 0, tx_bytes: 0 }; MAX_TENANTS],
+        drops: [0; DropReason::COUNT],
+        batches: 0,
+        batch_frames: 0,
+        busy_polls: 0,
+        idle_polls: 0,
+        busy_cycles: 0,
+        idle_sleeps: 0,
+        arp_replies: 0,
+        echo_replies: 0,
+        icmp_errors: 0,
+        icmp_rate_limited: 0,
+        punted: 0,
+        injected: 0,
+        decapsulated: 0,
+        encapsulated: 0,
+    };
+
+    /// Counts one dropped frame.
+    #[inline]
+    pub fn count_drop(&mut self, reason: DropReason) {
+        self.drops[reason.index()] += 1;
+    }
+
+    /// Frames dropped for `reason`.
+    pub fn drop_count(&self, reason: DropReason) -> u64 {
+        self.drops[reason.index()]
+    }
+
+    /// All drops.
+    pub fn total_drops(&self) -> u64 {
+        self.drops.iter().sum()
+    }
+
+    /// The counters of `port` (ids past the array share the last slot).
+    #[inline]
+    pub fn port_mut(&mut self, port: usize) -> &mut PortCounters {
+        &mut self.ports[port.min(MAX_PORTS - 1)]
+    }
+
+    /// The counters of `tenant` (ids past the array share the last slot).
+    #[inline]
+    pub fn tenant_mut(&mut self, tenant: usize) -> &mut TenantCounters {
+        &mut self.tenants[tenant.min(MAX_TENANTS - 1)]
+    }
+
+    /// Frames received on all ports.
+    pub fn rx_packets(&self) -> u64 {
+        self.ports.iter().map(|p| p.rx_packets).sum()
+    }
+
+    /// Frames transmitted on all ports.
+    pub fn tx_packets(&self) -> u64 {
+        self.ports.iter().map(|p| p.tx_packets).sum()
+    }
+
+    /// Applies `f` to every pair of corresponding counters of `self` and `other`.
+    fn zip_with(&mut self, other: &WorkerCounters, f: impl Fn(u64, u64) -> u64) {
+        for (a, b) in self.ports.iter_mut().zip(other.ports.iter()) {
+            a.rx_packets = f(a.rx_packets, b.rx_packets);
+            a.rx_bytes = f(a.rx_bytes, b.rx_bytes);
+            a.rx_broadcast = f(a.rx_broadcast, b.rx_broadcast);
+            a.tx_packets = f(a.tx_packets, b.tx_packets);
+            a.tx_bytes = f(a.tx_bytes, b.tx_bytes);
+            a.tx_dropped = f(a.tx_dropped, b.tx_dropped);
+        }
+        for (a, b) in self.tenants.iter_mut().zip(other.tenants.iter()) {
+            a.rx_packets = f(a.rx_packets, b.rx_packets);
+            a.rx_bytes = f(a.rx_bytes, b.rx_bytes);
+            a.tx_packets = f(a.tx_packets, b.tx_packets);
+            a.tx_bytes = f(a.tx_bytes, b.tx_bytes);
+        }
+        for (a, b) in self.drops.iter_mut().zip(other.drops.iter()) {
+            *a = f(*a, *b);
+        }
+        macro_rules! scalars {
+            ($($field:ident),*) => { $( self.$field = f(self.$field, other.$field); )* };
+        }
+        scalars!(
+            batches,
+            batch_frames,
+            busy_polls,
+            idle_polls,
+            busy_cycles,
+            idle_sleeps,
+            arp_replies,
+            echo_replies,
+            icmp_errors,
+            icmp_rate_limited,
+            punted,
+            injected,
+            decapsulated,
+            encapsulated
+        );
+    }
+
+    /// Adds `other` counter by counter (aggregation over workers).
+    pub fn add(&mut self, other: &WorkerCounters) {
+        self.zip_with(other, u64::wrapping_add);
+    }
+
+    /// `self - baseline` counter by counter (after `clear counters`; saturating at 0).
+    pub fn since(&self, baseline: &WorkerCounters) -> WorkerCounters {
+        let mut out = *self;
+        out.zip_with(baseline, u64::saturating_sub);
+        out
+    }
+
+    /// Average frames per non-empty batch.
+    pub fn batch_fill(&self) -> f64 {
+        if self.batches == 0 {
+            0.0
+        } else {
+            self.batch_frames as f64 / self.batches as f64
+        }
+    }
+
+    /// TSC cycles per processed frame.
+    pub fn cycles_per_packet(&self) -> f64 {
+        if self.batch_frames == 0 {
+            0.0
+        } else {
+            self.busy_cycles as f64 / self.batch_frames as f64
+        }
+    }
+
+    /// Share of poll rounds that found work, 0..=100.
+    pub fn busy_percent(&self) -> f64 {
+        let all = self.busy_polls + self.idle_polls;
+        if all == 0 {
+            0.0
+        } else {
+            100.0 * self.busy_polls as f64 / all as f64
+        }
+    }
+
+    /// Non-zero drop counters with their names, in reason order.
+    pub fn drops_named(&self) -> Vec<(DropReason, u64)> {
+        DropReason::ALL.iter().map(|r| (*r, self.drops[r.index()])).filter(|(_, n)| *n > 0).collect()
+    }
+}
+
+/// One worker's counters at one moment.
+#[derive(Clone, Copy, Debug)]
+pub struct StatsSnapshot {
+    /// Worker index.
+    pub worker: usize,
+    /// Core the worker is pinned to, if any.
+    pub core: Option<usize>,
+    /// Increases with every snapshot of this worker.
+    pub seq: u64,
+    /// When the snapshot was taken.
+    pub at: Instant,
+    /// True in the last snapshot a worker sends before it exits.
+    pub stopped: bool,
+    pub counters: WorkerCounters,
+}
+
+/// Read the CPU's time-stamp counter (cycles); falls back to nanoseconds elsewhere.
+#[inline]
+pub fn cycles() -> u64 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        // SAFETY: RDTSC has no memory effects and is available on every x86_64 CPU.
+        unsafe { core::arch::x86_64::_rdtsc() }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        use std::sync::OnceLock;
+        static START: OnceLock<Instant> = OnceLock::new();
+        START.get_or_init(Instant::now).elapsed().as_nanos() as u64
+    }
+}
+
+/// Worker side of one stats ring.
+pub struct StatsPublisher {
+    worker: usize,
+    core: Option<usize>,
+    producer: rtrb::Producer<StatsSnapshot>,
+    interval: Duration,
+    last: Option<Instant>,
+    seq: u64,
+    /// Snapshots lost because the ring was full (the next one carries the totals anyway).
+    pub lost: u64,
+}
+
+impl StatsPublisher {
+    /// Sets the interval between periodic snapshots (default [`PUBLISH_INTERVAL`]).
+    pub fn set_interval(&mut self, interval: Duration) {
+        self.interval = interval;
+    }
+
+    /// Sets the core reported in snapshots.
+    pub fn set_core(&mut self, core: Option<usize>) {
+        self.core = core;
+    }
+
+    /// Worker index of this ring.
+    pub fn worker(&self) -> usize {
+        self.worker
+    }
+
+    /// Pushes a snapshot when the interval has passed since the last one; returns whether
+    /// it pushed. Never blocks: a full ring loses this snapshot (counted in `lost`).
+    #[inline]
+    pub fn maybe_publish(&mut self, counters: &WorkerCounters, now: Instant) -> bool {
+        match self.last {
+            Some(last) if now.saturating_duration_since(last) < self.interval => false,
+            _ => self.publish(counters, now, false),
+        }
+    }
+
+    /// Pushes a snapshot now (`stopped` marks the worker's last one).
+    pub fn publish(&mut self, counters: &WorkerCounters, now: Instant, stopped: bool) -> bool {
+        self.last = Some(now);
+        self.seq += 1;
+        let snap = StatsSnapshot {
+            worker: self.worker,
+            core: self.core,
+            seq: self.seq,
+            at: now,
+            stopped,
+            counters: *counters,
+        };
+        match self.producer.push(snap) {
+            Ok(()) => true,
+            Err(_) => {
+                self.lost += 1;
+                false
+            }
+        }
+    }
+}
+
+/// Creates the ring of worker `worker`: the publisher goes to the worker, the consumer to
+/// [`StatsCollector::new`].
+pub fn channel(worker: usize, capacity: usize) -> (StatsPublisher, rtrb::Consumer<StatsSnapshot>) {
+    let (producer, consumer) = rtrb::RingBuffer::new(capacity.max(1));
+    (
+        StatsPublisher {
+            worker,
+            core: None,
+            producer,
+            interval: PUBLISH_INTERVAL,
+            last: None,
+            seq: 0,
+            lost: 0,
+        },
+        consumer,
+    )
+}
+
+/// What the reader knows about one worker.
+#[derive(Clone, Copy, Debug)]
+struct WorkerSlot {
+    latest: Option<StatsSnapshot>,
+    previous: Option<StatsSnapshot>,
+    baseline: WorkerCounters,
+}
+
+#[derive(Debug, Default)]
+struct Shared {
+    slots: Vec<WorkerSlot>,
+    /// Snapshots received in total.
+    received: u64,
+}
+
+/// Consumer side: owns the rings and moves what arrives into the shared view.
+pub struct StatsCollector {
+    consumers: Vec<rtrb::Consumer<StatsSnapshot>>,
+    shared: Arc<Mutex<Shared>>,
+}
+
+impl StatsCollector {
+    /// Collects from these rings (index = worker index) and returns the reader of the result.
+    pub fn new(consumers: Vec<rtrb::Consumer<StatsSnapshot>>) -> (StatsCollector, StatsReader) {
+        let slots = vec![
+            WorkerSlot { latest: None, previous: None, baseline: WorkerCounters::ZERO };
+            consumers.len()
+        ];
+        let shared = Arc::new(Mutex::new(Shared { slots, received: 0 }));
+        (StatsCollector { consumers, shared: shared.clone() }, StatsReader { shared })
+    }
+
+    /// Drains every ring into the shared view; returns how many snapshots arrived.
+    pub fn poll(&mut self) -> usize {
+        let mut got = 0;
+        let mut shared = lock(&self.shared);
+        for (i, c) in self.consumers.iter_mut().enumerate() {
+            while let Ok(snap) = c.pop() {
+                got += 1;
+                if let Some(slot) = shared.slots.get_mut(i) {
+                    slot.previous = slot.latest;
+                    slot.latest = Some(snap);
+                }
+            }
+        }
+        shared.received += got as u64;
+        got
+    }
+
+    /// Runs [`poll`](Self::poll) every `interval` on a thread until `stop` is set (one last
+    /// poll after it is).
+    pub fn spawn(mut self, interval: Duration, stop: Arc<AtomicBool>) -> std::io::Result<JoinHandle<()>> {
+        std::thread::Builder::new().name("vns-stats".into()).spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                self.poll();
+                std::thread::sleep(interval);
+            }
+            self.poll();
+        })
+    }
+}
+
+fn lock(m: &Mutex<Shared>) -> MutexGuard<'_, Shared> {
+    // A panic while holding the lock cannot leave counters half-written in a harmful way.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// One worker as the shell shows it (`show processes`), relative to the last `clear`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct WorkerView {
+    pub index: usize,
+    pub core: Option<usize>,
+    /// Counters since the last `clear()`.
+    pub counters: WorkerCounters,
+    /// Received / transmitted frames per second over the last snapshot interval.
+    pub rx_pps: f64,
+    pub tx_pps: f64,
+    /// Age of the newest snapshot.
+    pub age: Duration,
+    /// The worker has exited.
+    pub stopped: bool,
+}
+
+/// Aggregated, read-only view of all workers' counters for the shell. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct StatsReader {
+    shared: Arc<Mutex<Shared>>,
+}
+
+impl StatsReader {
+    /// Number of workers.
+    pub fn worker_count(&self) -> usize {
+        lock(&self.shared).slots.len()
+    }
+
+    /// Snapshots received so far (tests wait on it).
+    pub fn received(&self) -> u64 {
+        lock(&self.shared).received
+    }
+
+    /// Per worker, in index order (workers that sent nothing yet show zeros).
+    pub fn workers(&self) -> Vec<WorkerView> {
+        let shared = lock(&self.shared);
+        let now = Instant::now();
+        shared
+            .slots
+            .iter()
+            .enumerate()
+            .map(|(index, slot)| {
+                let Some(latest) = slot.latest else {
+                    return WorkerView {
+                        index,
+                        core: None,
+                        counters: WorkerCounters::ZERO,
+                        rx_pps: 0.0,
+                        tx_pps: 0.0,
+                        age: Duration::ZERO,
+                        stopped: false,
+                    };
+                };
+                let (rx_pps, tx_pps) = match slot.previous {
+                    Some(prev) => {
+                        let dt = latest.at.saturating_duration_since(prev.at).as_secs_f64();
+                        if dt > 0.0 {
+                            (
+                                latest.counters.rx_packets().saturating_sub(prev.counters.rx_packets())
+                                    as f64
+                                    / dt,
+                                latest.counters.tx_packets().saturating_sub(prev.counters.tx_packets())
+                                    as f64
+                                    / dt,
+                            )
+                        } else {
+                            (0.0, 0.0)
+                        }
+                    }
+                    None => (0.0, 0.0),
+                };
+                WorkerView {
+                    index,
+                    core: latest.core,
+                    counters: latest.counters.since(&slot.baseline),
+                    rx_pps,
+                    tx_pps,
+                    age: now.saturating_duration_since(latest.at),
+                    stopped: latest.stopped,
+                }
+            })
+            .collect()
+    }
+
+    /// All workers summed, since the last `clear()`.
+    pub fn totals(&self) -> WorkerCounters {
+        let mut total = WorkerCounters::ZERO;
+        for w in self.workers() {
+            total.add(&w.counters);
+        }
+        total
+    }
+
+    /// One port summed over workers.
+    pub fn port(&self, port: usize) -> PortCounters {
+        self.totals().ports[port.min(MAX_PORTS - 1)]
+    }
+
+    /// One tenant summed over workers.
+    pub fn tenant(&self, tenant: usize) -> TenantCounters {
+        self.totals().tenants[tenant.min(MAX_TENANTS - 1)]
+    }
+
+    /// Non-zero drops summed over workers, with their names.
+    pub fn drops(&self) -> Vec<(&'static str, u64)> {
+        self.totals().drops_named().into_iter().map(|(r, n)| (r.name(), n)).collect()
+    }
+
+    /// `clear counters`: later reads count from now on (workers are not touched).
+    pub fn clear(&self) {
+        let mut shared = lock(&self.shared);
+        for slot in shared.slots.iter_mut() {
+            if let Some(latest) = slot.latest {
+                slot.baseline = latest.counters;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn publish_collect_aggregate_and_clear() {
+        let (mut p0, c0) = channel(0, 4);
+        let (mut p1, c1) = channel(1, 4);
+        let (mut collector, reader) = StatsCollector::new(vec![c0, c1]);
+        let t0 = Instant::now();
+        let mut w0 = WorkerCounters::ZERO;
+        w0.port_mut(1).rx_packets = 10;
+        w0.count_drop(DropReason::NoRoute);
+        let mut w1 = WorkerCounters::ZERO;
+        w1.port_mut(1).rx_packets = 5;
+        w1.port_mut(200).tx_packets = 1; // clamped into the last slot
+        w1.count_drop(DropReason::NoRoute);
+        w1.count_drop(DropReason::TtlExceeded);
+        assert!(p0.maybe_publish(&w0, t0));
+        assert!(!p0.maybe_publish(&w0, t0 + Duration::from_millis(50)), "interval not yet passed");
+        assert!(p1.publish(&w1, t0, false));
+        assert_eq!(collector.poll(), 2);
+        assert_eq!(reader.port(1).rx_packets, 15);
+        assert_eq!(reader.port(MAX_PORTS - 1).tx_packets, 1);
+        assert_eq!(reader.drops(), vec![("no_route", 2), ("ttl_exceeded", 1)]);
+
+        reader.clear();
+        assert_eq!(reader.port(1).rx_packets, 0);
+        assert!(reader.drops().is_empty());
+        w0.port_mut(1).rx_packets = 30;
+        assert!(p0.maybe_publish(&w0, t0 + Duration::from_millis(200)));
+        collector.poll();
+        assert_eq!(reader.port(1).rx_packets, 20);
+        let views = reader.workers();
+        assert_eq!(views.len(), 2);
+        assert!((views[0].rx_pps - 100.0).abs() < 1e-6, "20 frames in 200 ms: {}", views[0].rx_pps);
+    }
+
+    #[test]
+    fn full_ring_loses_snapshots_without_blocking() {
+        let (mut p, mut c) = channel(0, 1);
+        let w = WorkerCounters::ZERO;
+        assert!(p.publish(&w, Instant::now(), false));
+        assert!(!p.publish(&w, Instant::now(), true));
+        assert_eq!(p.lost, 1);
+        assert_eq!(c.pop().map(|s| s.seq).ok(), Some(1));
+    }
+
+    #[test]
+    fn derived_rates() {
+        let mut w = WorkerCounters::ZERO;
+        w.batches = 4;
+        w.batch_frames = 100;
+        w.busy_cycles = 5000;
+        w.busy_polls = 1;
+        w.idle_polls = 3;
+        assert_eq!(w.batch_fill(), 25.0);
+        assert_eq!(w.cycles_per_packet(), 50.0);
+        assert_eq!(w.busy_percent(), 25.0);
+    }
+}

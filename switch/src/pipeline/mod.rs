@@ -1,1 +1,274 @@
-//! TODO
+//! The forwarding pipeline: one module per stage, each one function over a fixed-size batch
+//! of frames, rewriting them in place in the worker's frame buffer (VPP graph-node style):
+//! [`parse`] → [`classify`] (port/VLAN/VNI → tenant, table; VXLAN decap) → [`local`] (ARP
+//! for gateways) → [`lookup`] (LPM in the ingress router's table) → [`forward`] (TTL per
+//! logical hop, MACs, VLAN, VXLAN encap, echo replies from router addresses, ICMP errors,
+//! punt of probe answers) → [`egress`] (tx per port, drops counted by [`DropReason`]).
+//! Runs on worker threads: no allocation, no lock, no panic on any input; the FIB snapshot
+//! is passed in once per batch and time (`now`) comes from the caller.
+
+pub mod classify;
+mod drop;
+pub mod egress;
+pub mod forward;
+pub mod icmp_error;
+pub mod local;
+pub mod lookup;
+pub mod parse;
+
+pub use drop::DropReason;
+
+use crate::port::{FrameBuf, Ports};
+use crate::punt::PuntQueues;
+use crate::stats::WorkerCounters;
+use rib::{FibSnapshot, Ipv4Prefix, MacAddr, PortId, RouterId, TableId, TenantId};
+use std::net::Ipv4Addr;
+use std::time::Instant;
+
+/// Frames per batch (the most `rx_burst` is asked for at once).
+pub const BATCH: usize = 64;
+
+/// Adjacency index meaning "lookup missed" (or not looked up).
+pub const NO_ADJ: u32 = u32::MAX;
+
+/// What happens to a frame after the pipeline.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Verdict {
+    /// Still being processed (no stage decided yet).
+    #[default]
+    Pending,
+    /// Transmit on this port.
+    Tx(PortId),
+    /// Drop, counting the reason.
+    Drop(DropReason),
+    /// Hand to the shell through the punt queue (answer to a router probe).
+    Punt,
+}
+
+/// Network-layer protocol found by [`parse`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum L3 {
+    #[default]
+    Other,
+    Arp,
+    Ipv4,
+}
+
+/// Per-frame summary written by [`parse`] and read by later stages (smoltcp `Repr` style).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Meta {
+    pub verdict: Verdict,
+    pub l3: L3,
+    /// Offset of the ARP/IPv4 header (14, or 18 when tagged).
+    pub l3_off: u8,
+    /// Ingress 802.1Q VLAN id.
+    pub vlan: Option<u16>,
+    pub dst_mac: MacAddr,
+    pub src_mac: MacAddr,
+    /// IPv4 source and destination (valid when `l3 == Ipv4`).
+    pub src: Ipv4Addr,
+    pub dst: Ipv4Addr,
+    pub ttl: u8,
+    pub proto: u8,
+    /// Set by [`classify`].
+    pub tenant: TenantId,
+    pub table: TableId,
+    /// Adjacency index in `table`, set by [`lookup`] ([`NO_ADJ`] on a miss).
+    pub adj: u32,
+}
+
+impl Default for Meta {
+    fn default() -> Self {
+        Meta::EMPTY
+    }
+}
+
+impl Meta {
+    pub const EMPTY: Meta = Meta {
+        verdict: Verdict::Pending,
+        l3: L3::Other,
+        l3_off: 14,
+        vlan: None,
+        dst_mac: MacAddr::ZERO,
+        src_mac: MacAddr::ZERO,
+        src: Ipv4Addr::UNSPECIFIED,
+        dst: Ipv4Addr::UNSPECIFIED,
+        ttl: 0,
+        proto: 0,
+        tenant: TenantId(0),
+        table: TableId(0),
+        adj: NO_ADJ,
+    };
+
+    #[inline]
+    pub fn pending(&self) -> bool {
+        self.verdict == Verdict::Pending
+    }
+
+    #[inline]
+    pub fn drop(&mut self, reason: DropReason) {
+        self.verdict = Verdict::Drop(reason);
+    }
+}
+
+/// Where a batch came from: all frames of one batch share it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ingress {
+    /// Received on this port.
+    Port(PortId),
+    /// Probes injected by the shell, originated by this logical router.
+    Router(RouterId),
+}
+
+/// A batch of frame descriptors with their per-frame metadata (lives on the worker's stack).
+#[derive(Clone, Debug)]
+pub struct Batch<D> {
+    pub ingress: Ingress,
+    pub len: usize,
+    pub desc: [D; BATCH],
+    pub meta: [Meta; BATCH],
+}
+
+impl<D: Copy + Default> Batch<D> {
+    pub fn new(ingress: Ingress) -> Self {
+        Batch { ingress, len: 0, desc: [D::default(); BATCH], meta: [Meta::EMPTY; BATCH] }
+    }
+
+    /// Starts a new batch of `len` frames already in `desc[..len]`.
+    #[inline]
+    pub fn reset(&mut self, ingress: Ingress, len: usize) {
+        self.ingress = ingress;
+        self.len = len.min(BATCH);
+        for m in &mut self.meta[..self.len] {
+            *m = Meta::EMPTY;
+        }
+    }
+}
+
+/// What [`classify`] learned about the batch's ingress, used by the later stages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IngressCtx {
+    /// A tenant access port.
+    Access {
+        port: PortId,
+        tenant: TenantId,
+        table: TableId,
+        router: RouterId,
+        vlan: Option<u16>,
+        gateway_ip: Ipv4Addr,
+        gateway_mac: MacAddr,
+        subnet: Ipv4Prefix,
+    },
+    /// A substrate uplink (frames were decapsulated; no ICMP is generated toward it).
+    Uplink { port: PortId },
+    /// Probes originated by `router` (answers generated inside the box are punted).
+    Router { router: RouterId, table: TableId, tenant: TenantId },
+    /// Nothing usable: every frame was dropped.
+    Invalid,
+}
+
+/// A token bucket limiting the ICMP errors one worker generates (no allocation).
+#[derive(Clone, Copy, Debug)]
+pub struct TokenBucket {
+    tokens: u32,
+    burst: u32,
+    per_sec: u32,
+    last: Option<Instant>,
+}
+
+impl TokenBucket {
+    /// `per_sec` tokens per second, at most `burst` saved.
+    pub const fn new(per_sec: u32, burst: u32) -> Self {
+        TokenBucket { tokens: burst, burst, per_sec, last: None }
+    }
+
+    /// Takes one token if available.
+    #[inline]
+    pub fn take(&mut self, now: Instant) -> bool {
+        match self.last {
+            None => self.last = Some(now),
+            Some(last) => {
+                let dt = now.saturating_duration_since(last);
+                let add = (dt.as_micros() as u64 * self.per_sec as u64 / 1_000_000) as u32;
+                if add > 0 {
+                    self.tokens = self.tokens.saturating_add(add).min(self.burst);
+                    self.last = Some(now);
+                }
+            }
+        }
+        if self.tokens > 0 {
+            self.tokens -= 1;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// Per-worker pipeline state (no per-frame allocation; one value per worker).
+#[derive(Clone, Debug)]
+pub struct Pipeline {
+    /// ICMP error rate limit (default 1000/s, burst 200).
+    pub icmp_limit: TokenBucket,
+    /// IP identification of generated packets.
+    pub(crate) ip_ident: u16,
+}
+
+impl Default for Pipeline {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Pipeline {
+    pub fn new() -> Self {
+        Pipeline { icmp_limit: TokenBucket::new(1000, 200), ip_ident: 0 }
+    }
+
+    /// Runs every stage except egress: afterwards each frame has a verdict other than
+    /// `Pending` and its bytes are what will be sent.
+    pub fn process<B: FrameBuf>(
+        &mut self,
+        buf: &mut B,
+        batch: &mut Batch<B::Desc>,
+        fib: &FibSnapshot,
+        counters: &mut WorkerCounters,
+        now: Instant,
+    ) {
+        parse::run(buf, batch, counters);
+        let ctx = classify::run(buf, batch, fib, counters);
+        local::run(buf, batch, &ctx, counters);
+        lookup::run(batch, fib);
+        forward::run(self, buf, batch, &ctx, fib, counters, now);
+    }
+
+    /// [`process`](Self::process) then [`egress::run`]: transmits, punts, recycles and counts
+    /// every frame of the batch. The batch is empty afterwards.
+    #[allow(clippy::too_many_arguments)]
+    pub fn run<P: Ports>(
+        &mut self,
+        ports: &mut P,
+        batch: &mut Batch<P::Desc>,
+        fib: &FibSnapshot,
+        punt: Option<&PuntQueues>,
+        counters: &mut WorkerCounters,
+        now: Instant,
+    ) {
+        if batch.len == 0 {
+            return;
+        }
+        self.process(ports, batch, fib, counters, now);
+        egress::run(ports, batch, fib, punt, counters, now);
+    }
+
+    #[inline]
+    pub(crate) fn next_ident(&mut self) -> u16 {
+        self.ip_ident = self.ip_ident.wrapping_add(1);
+        self.ip_ident
+    }
+}
+
+#[cfg(test)]
+mod tests;
+#[cfg(test)]
+pub(crate) mod testutil;
