@@ -154,67 +154,283 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
 }
 
 mod workers {
-    //! Worker threads: one per core, each owning its ports; the stats they publish.
+    //! Worker threads: one per core, each owning its ports, publishing counters through its
+    //! stats ring; the collector aggregates them for the shell and the stats file.
     use super::*;
+    use switch::port::Ports;
+    use switch::stats::{StatsCollector, StatsReader};
 
     pub struct Workers {
         handles: Vec<std::thread::JoinHandle<()>>,
+        collector: Option<std::thread::JoinHandle<()>>,
         stop: Arc<AtomicBool>,
+        collector_stop: Arc<AtomicBool>,
+        pub reader: StatsReader,
+        pub port_names: Vec<String>,
+        pub cores: Vec<usize>,
+        last_write: std::cell::Cell<Option<std::time::Instant>>,
     }
 
+    /// Starts one pinned worker per port set (AF_XDP) or per core (in-memory ports).
     pub fn spawn(
-        _rib: &rib::RibHandle,
+        rib: &rib::RibHandle,
         port_sets: Vec<XskPorts>,
         cores: &[usize],
         stop: Arc<AtomicBool>,
-        _kind: PortsKind,
+        kind: PortsKind,
     ) -> Result<Workers> {
+        let topo = rib.topology();
+        let port_names: Vec<String> = topo.ports.iter().map(|p| p.name.clone()).collect();
+        let mut consumers = Vec::new();
         let mut handles = Vec::new();
-        for (i, set) in port_sets.into_iter().enumerate() {
+        let worker_stop = Arc::new(AtomicBool::new(false));
+        let mut launch = |i: usize, ports: Box<dyn FnOnce(WorkerEnv) + Send>| -> Result<()> {
             let core = cores.get(i).copied().unwrap_or(0);
-            let stop = stop.clone();
+            let (mut publisher, consumer) = switch::stats::channel(i, switch::stats::RING_CAPACITY);
+            publisher.set_core(Some(core));
+            consumers.push(consumer);
+            let env = WorkerEnv { index: i, core, fib: rib.fib(), publisher, stop: worker_stop.clone() };
             handles.push(
                 std::thread::Builder::new()
-                    .name(format!("worker{i}"))
+                    .name(format!("vns-worker{i}"))
                     .spawn(move || {
-                        core_affinity::set_for_current(core_affinity::CoreId { id: core });
-                        let _set = set;
-                        while !stop.load(Ordering::Relaxed) {
-                            std::thread::sleep(Duration::from_millis(10));
+                        if !core_affinity::set_for_current(core_affinity::CoreId { id: core }) {
+                            eprintln!("worker {i}: could not pin to core {core}");
                         }
+                        ports(env);
                     })
-                    .context("spawning worker")?,
+                    .context("spawning a worker thread")?,
             );
+            Ok(())
+        };
+        match kind {
+            PortsKind::Xdp => {
+                for (i, set) in port_sets.into_iter().enumerate() {
+                    launch(i, Box::new(move |env| run_worker(set, env)))?;
+                }
+            }
+            PortsKind::Mem => {
+                let n = topo.ports.len();
+                for i in 0..cores.len() {
+                    let mem = switch::port::MemPorts::new(n, 1024);
+                    launch(i, Box::new(move |env| run_worker(mem, env)))?;
+                }
+            }
         }
-        Ok(Workers { handles, stop })
+        let (collector, reader) = StatsCollector::new(consumers);
+        let collector_stop = Arc::new(AtomicBool::new(false));
+        let collector = collector
+            .spawn(Duration::from_millis(50), collector_stop.clone())
+            .context("spawning the stats collector")?;
+        let _ = stop;
+        Ok(Workers {
+            handles,
+            collector: Some(collector),
+            stop: worker_stop,
+            collector_stop,
+            reader,
+            port_names,
+            cores: cores.to_vec(),
+            last_write: std::cell::Cell::new(None),
+        })
+    }
+
+    /// What a worker thread gets besides its ports.
+    pub struct WorkerEnv {
+        pub index: usize,
+        pub core: usize,
+        pub fib: Arc<rib::FibCell>,
+        pub publisher: switch::stats::StatsPublisher,
+        pub stop: Arc<AtomicBool>,
+    }
+
+    /// The poll loop of one worker over its ports.
+    fn run_worker<P: Ports>(mut ports: P, env: WorkerEnv) {
+        let WorkerEnv { index: _, core: _, fib, mut publisher, stop } = env;
+        let mut counters = switch::stats::WorkerCounters::ZERO;
+        let mut batch = vec![P::Desc::default(); 64];
+        while !stop.load(Ordering::Relaxed) {
+            let _snap = fib.load();
+            let mut got = 0;
+            for p in 0..ports.port_count() {
+                let n = ports.rx_burst(rib::PortId(p as u16), &mut batch);
+                counters.port_mut(p).rx_packets += n as u64;
+                got += n;
+                ports.recycle(&batch[..n]);
+            }
+            ports.service();
+            publisher.maybe_publish(&counters, std::time::Instant::now());
+            if got == 0 {
+                ports.idle_wait(Duration::from_micros(200));
+            }
+        }
+        publisher.publish(&counters, std::time::Instant::now(), true);
     }
 
     impl Workers {
-        pub fn tick(&self, _stats_file: Option<&std::path::Path>) {}
+        /// Called every ~50 ms by the main thread: refreshes the stats file.
+        pub fn tick(&self, stats_file: Option<&std::path::Path>) {
+            let Some(path) = stats_file else { return };
+            let now = std::time::Instant::now();
+            if self.last_write.get().is_some_and(|t| now.duration_since(t) < Duration::from_millis(200)) {
+                return;
+            }
+            self.last_write.set(Some(now));
+            write_atomic(path, &self.summary());
+        }
 
-        pub fn stop(self) -> String {
+        /// Aggregated counters as text: `key value` lines (`drops_total N`, `drop REASON N`,
+        /// `port NAME rx N tx N ...`).
+        pub fn summary(&self) -> String {
+            let t = self.reader.totals();
+            let mut s = String::new();
+            s.push_str(&format!("rx_packets {}\n", t.rx_packets()));
+            s.push_str(&format!("tx_packets {}\n", t.tx_packets()));
+            s.push_str(&format!("drops_total {}\n", t.total_drops()));
+            for (reason, n) in self.reader.drops() {
+                s.push_str(&format!("drop {reason} {n}\n"));
+            }
+            for (i, name) in self.port_names.iter().enumerate() {
+                let p = self.reader.port(i);
+                s.push_str(&format!(
+                    "port {name} rx {} rx_bytes {} tx {} tx_bytes {} tx_dropped {}\n",
+                    p.rx_packets, p.rx_bytes, p.tx_packets, p.tx_bytes, p.tx_dropped
+                ));
+            }
+            for w in self.reader.workers() {
+                s.push_str(&format!(
+                    "worker {} core {} rx {} tx {} drops {}\n",
+                    w.index,
+                    w.core.map(|c| c.to_string()).unwrap_or_else(|| "-".into()),
+                    w.counters.rx_packets(),
+                    w.counters.tx_packets(),
+                    w.counters.total_drops()
+                ));
+            }
+            s
+        }
+
+        /// Stops and joins the workers (their sockets close, detaching XDP), then the
+        /// collector; returns the final counters.
+        pub fn stop(mut self) -> String {
             self.stop.store(true, Ordering::Relaxed);
-            for h in self.handles {
+            for h in self.handles.drain(..) {
                 let _ = h.join();
             }
-            String::new()
+            std::thread::sleep(Duration::from_millis(60));
+            self.collector_stop.store(true, Ordering::Relaxed);
+            if let Some(c) = self.collector.take() {
+                let _ = c.join();
+            }
+            self.summary()
+        }
+    }
+
+    fn write_atomic(path: &std::path::Path, text: &str) {
+        let tmp = path.with_extension("tmp");
+        if std::fs::write(&tmp, text).is_ok() {
+            let _ = std::fs::rename(&tmp, path);
+        }
+    }
+
+    /// The shell's view of the workers.
+    pub struct ShellStats {
+        pub reader: StatsReader,
+        pub port_names: Vec<String>,
+    }
+
+    impl shell::StatsSource for ShellStats {
+        fn workers(&self) -> Vec<shell::WorkerStats> {
+            self.reader
+                .workers()
+                .into_iter()
+                .map(|w| shell::WorkerStats {
+                    index: w.index,
+                    core: w.core.unwrap_or(0),
+                    rx_pps: w.rx_pps,
+                    tx_pps: w.tx_pps,
+                    rx_packets: w.counters.rx_packets(),
+                    tx_packets: w.counters.tx_packets(),
+                    drops: w
+                        .counters
+                        .drops_named()
+                        .into_iter()
+                        .map(|(r, n)| (r.name().to_string(), n))
+                        .collect(),
+                    batch_fill: w.counters.batch_fill(),
+                    batch_size: 64,
+                    cycles_per_packet: w.counters.cycles_per_packet(),
+                    busy_percent: w.counters.busy_percent(),
+                })
+                .collect()
+        }
+        fn ports(&self) -> Vec<shell::PortCounters> {
+            self.port_names
+                .iter()
+                .enumerate()
+                .map(|(i, name)| {
+                    let p = self.reader.port(i);
+                    shell::PortCounters {
+                        name: name.clone(),
+                        rx_packets: p.rx_packets,
+                        rx_bytes: p.rx_bytes,
+                        tx_packets: p.tx_packets,
+                        tx_bytes: p.tx_bytes,
+                        rx_broadcast: p.rx_broadcast,
+                        drops: p.tx_dropped,
+                    }
+                })
+                .collect()
+        }
+        fn clear(&self) {
+            self.reader.clear();
         }
     }
 }
 
 mod front {
-    //! The shell front ends: console and telnet.
+    //! The shell front ends: the console (unless `--no-console`) and the telnet listener.
     use super::*;
 
-    pub struct Front;
+    pub struct Front {
+        telnet: Option<shell::TelnetServer>,
+    }
+
+    impl Drop for Front {
+        fn drop(&mut self) {
+            if let Some(t) = self.telnet.take() {
+                t.stop();
+            }
+        }
+    }
 
     pub fn start(
-        _rib: &rib::RibHandle,
-        _workers: &workers::Workers,
-        _telnet: &str,
-        _console: bool,
-        _stop: Arc<AtomicBool>,
+        rib: &rib::RibHandle,
+        workers: &workers::Workers,
+        telnet: &str,
+        console: bool,
+        stop: Arc<AtomicBool>,
     ) -> Result<Front> {
-        Ok(Front)
+        let stats =
+            workers::ShellStats { reader: workers.reader.clone(), port_names: workers.port_names.clone() };
+        let ctx = Arc::new(shell::ShellContext::new(rib.clone()).with_stats(Arc::new(stats)));
+        let server = shell::spawn_telnet(ctx.clone(), telnet)
+            .with_context(|| format!("telnet listener on {telnet}"))?;
+        eprintln!("telnet: listening on {}", server.local_addr());
+        if console {
+            std::thread::Builder::new()
+                .name("vns-console".into())
+                .spawn(move || {
+                    if let Err(e) = shell::run_console(ctx) {
+                        eprintln!("console: {e}");
+                    }
+                    // The console session ended (logout / end of input); the appliance goes on.
+                    if !stop.load(Ordering::Relaxed) {
+                        eprintln!("console closed; vnswitch keeps running (telnet still open; Ctrl-C or SIGTERM stops it)");
+                    }
+                })
+                .context("spawning the console")?;
+        }
+        Ok(Front { telnet: Some(server) })
     }
 }

@@ -41,6 +41,13 @@ enum LabAction {
 }
 
 fn main() -> ExitCode {
+    // Before any thread exists: libbpf/libxdp log less (no bpffs here is normal, and the
+    // single-program XDP attach is what we want without a dispatcher).
+    for (key, value) in [("LIBBPF_LOG_LEVEL", "warn"), ("LIBXDP_SKIP_DISPATCHER", "1")] {
+        if std::env::var_os(key).is_none() {
+            std::env::set_var(key, value);
+        }
+    }
     let cli = Cli::parse();
     let result = match cli.command {
         Cmd::Check { file } => check(&file),
