@@ -8,6 +8,7 @@ pub mod pipeline;
 pub mod port;
 pub mod punt;
 pub mod stats;
+pub mod testkit;
 pub mod wire;
 pub mod worker;
 #[cfg(feature = "xdp")]

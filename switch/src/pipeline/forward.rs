@@ -216,9 +216,10 @@ impl<B: FrameBuf> Frame<'_, B> {
     }
 
     fn local(&mut self, path: &HopPath) -> Verdict {
-        if let Err(at) = ttl_check(self.ctx, self.m.ttl, path) {
-            return self.time_exceeded(at);
-        }
+        let ttl = match ttl_check(self.ctx, self.m.ttl, path) {
+            Ok(t) => t,
+            Err(at) => return self.time_exceeded(at),
+        };
         let Some((l2, verdict)) = self.reply_route() else {
             return Verdict::Drop(DropReason::LocalUnsupported);
         };
@@ -242,6 +243,8 @@ impl<B: FrameBuf> Frame<'_, B> {
                 }
                 let answers = self.buf.data(self.desc).get(off..).is_some_and(punt::answers_probe);
                 if answers {
+                    // As received by the router: after the routers crossed on the way.
+                    set_ttl(self.buf.data_mut(self.desc), off, ttl);
                     Verdict::Punt
                 } else {
                     Verdict::Drop(DropReason::PuntNotProbe)

@@ -270,5 +270,3 @@ impl Pipeline {
 
 #[cfg(test)]
 mod tests;
-#[cfg(test)]
-pub(crate) mod testutil;

@@ -1,1 +1,573 @@
+//! Pipeline tests on the hand-built default FIB: frames as bytes in, frames as bytes out,
+//! compared whole. Expected frames are built with etherparse, not with the code under test.
 
+use super::*;
+use crate::port::MemPorts;
+use crate::punt::{self, ProbeKind, Prober, PuntQueues};
+use crate::testkit::*;
+use etherparse::{IcmpEchoHeader, Icmpv4Header, Icmpv4Type, IpNumber, Ipv4Header};
+use std::sync::Arc;
+
+/// Runs `frames` received on `port` through one pipeline batch; returns the ports (to read
+/// tx) and the counters.
+struct Harness {
+    ports: MemPorts,
+    pl: Pipeline,
+    counters: WorkerCounters,
+    fib: FibSnapshot,
+    punt: Arc<PuntQueues>,
+}
+
+impl Harness {
+    fn new(fib: FibSnapshot) -> Self {
+        Harness {
+            ports: MemPorts::new(4, 512),
+            pl: Pipeline::new(),
+            counters: WorkerCounters::ZERO,
+            fib,
+            punt: PuntQueues::new(64),
+        }
+    }
+
+    fn rx(&mut self, port: PortId, frames: &[Vec<u8>]) {
+        for chunk in frames.chunks(BATCH) {
+            for f in chunk {
+                self.ports.inject(port, f).unwrap();
+            }
+            let mut batch = Batch::new(Ingress::Port(port));
+            let n = self.ports.rx_burst(port, &mut batch.desc);
+            batch.reset(Ingress::Port(port), n);
+            self.pl.run(
+                &mut self.ports,
+                &mut batch,
+                &self.fib,
+                Some(&self.punt),
+                &mut self.counters,
+                Instant::now(),
+            );
+        }
+    }
+
+    fn inject_probe(&mut self, router: RouterId, frame: &[u8]) {
+        let mut batch = Batch::new(Ingress::Router(router));
+        let mut d = self.ports.alloc().unwrap();
+        assert!(self.ports.set_len(&mut d, frame.len()));
+        self.ports.data_mut(&d).copy_from_slice(frame);
+        batch.desc[0] = d;
+        batch.reset(Ingress::Router(router), 1);
+        self.pl.run(
+            &mut self.ports,
+            &mut batch,
+            &self.fib,
+            Some(&self.punt),
+            &mut self.counters,
+            Instant::now(),
+        );
+    }
+
+    fn tx(&mut self, port: PortId) -> Vec<Vec<u8>> {
+        self.ports.take_tx(port)
+    }
+
+    fn assert_quiet(&mut self, ports: &[PortId]) {
+        for p in ports {
+            assert!(self.tx(*p).is_empty(), "unexpected frame on port {p:?}");
+        }
+    }
+}
+
+/// An Ethernet + IPv4 (ident, DF, TTL 64) + ICMP frame built with etherparse.
+fn icmp_frame(
+    dst_mac: MacAddr,
+    src_mac: MacAddr,
+    vlan: Option<u16>,
+    src: Ipv4Addr,
+    dst: Ipv4Addr,
+    ident: u16,
+    ty: Icmpv4Type,
+    payload: &[u8],
+) -> Vec<u8> {
+    let icmp = Icmpv4Header::with_checksum(ty, payload);
+    let mut ip = Ipv4Header::new(
+        (icmp.header_len() + payload.len()) as u16,
+        64,
+        IpNumber::ICMP,
+        src.octets(),
+        dst.octets(),
+    )
+    .unwrap();
+    ip.identification = ident;
+    ip.dont_fragment = true;
+    ip.header_checksum = ip.calc_header_checksum();
+    let mut f = Vec::new();
+    f.extend_from_slice(&dst_mac.0);
+    f.extend_from_slice(&src_mac.0);
+    if let Some(v) = vlan {
+        f.extend_from_slice(&[0x81, 0x00]);
+        f.extend_from_slice(&v.to_be_bytes());
+    }
+    f.extend_from_slice(&[0x08, 0x00]);
+    ip.write(&mut f).unwrap();
+    icmp.write(&mut f).unwrap();
+    f.extend_from_slice(payload);
+    f
+}
+
+/// The RFC 792 quote of a frame: IP header + 8 bytes.
+fn quote(frame: &[u8], l3: usize) -> Vec<u8> {
+    frame[l3..l3 + 28].to_vec()
+}
+
+fn a_to(dst: Ipv4Addr, ttl: u8) -> Vec<u8> {
+    echo_request(MAC_A, MAC_J0, None, IP_A, dst, ttl, 0x1234, 1, 56)
+}
+
+#[test]
+fn arp_request_for_gateway_gets_reply_with_j_mac() {
+    let mut h = Harness::new(default_fib());
+    h.rx(PORT_A, &[arp_request(MAC_A, IP_A, IP_J0)]);
+    let out = h.tx(PORT_A);
+    let expected: Vec<u8> = [
+        &MAC_A.0[..],
+        &MAC_J0.0,
+        &[0x08, 0x06, 0x00, 0x01, 0x08, 0x00, 0x06, 0x04, 0x00, 0x02],
+        &[0x00, 0x01, 0x42, 0x09, 0x88, 0x73],
+        &[10, 0, 0, 1],
+        &MAC_A.0,
+        &[10, 0, 0, 10],
+    ]
+    .concat();
+    assert_eq!(out, vec![expected]);
+    assert_eq!(h.counters.arp_replies, 1);
+    h.assert_quiet(&[PORT_H, PORT_B]);
+}
+
+#[test]
+fn arp_for_other_addresses_and_replies_are_dropped_and_counted() {
+    let mut h = Harness::new(default_fib());
+    let mut reply = arp_request(MAC_A, IP_A, IP_J0);
+    reply[21] = 2;
+    h.rx(PORT_A, &[arp_request(MAC_A, IP_A, Ipv4Addr::new(10, 0, 0, 77)), reply]);
+    h.assert_quiet(&[PORT_A, PORT_H, PORT_B]);
+    assert_eq!(h.counters.drop_count(DropReason::ArpNotForUs), 1);
+    assert_eq!(h.counters.drop_count(DropReason::ArpIgnored), 1);
+    assert_eq!(h.ports.free_frames(), 512);
+}
+
+#[test]
+fn a_to_h_leaves_port_h_with_ttl_62_and_macs_l_to_h() {
+    let mut h = Harness::new(default_fib());
+    h.rx(PORT_A, &[a_to(IP_H, 64)]);
+    let expected = echo_request(MAC_L0, MAC_H, None, IP_A, IP_H, 62, 0x1234, 1, 56);
+    let out = h.tx(PORT_H);
+    assert_eq!(out, vec![expected.clone()]);
+    let (ip, _) = Ipv4Header::from_slice(&out[0][14..]).unwrap();
+    assert_eq!(ip.header_checksum, ip.calc_header_checksum());
+    assert_eq!(ip.time_to_live, 62);
+    h.assert_quiet(&[PORT_A, PORT_B]);
+    assert_eq!(h.counters.tenants[0].rx_packets, 1);
+    assert_eq!(h.counters.tenants[0].tx_packets, 1);
+    assert_eq!(h.counters.ports[PORT_H.index()].tx_bytes, expected.len() as u64);
+    assert_eq!(h.counters.total_drops(), 0);
+}
+
+#[test]
+fn h_to_a_crosses_l_then_j() {
+    let mut h = Harness::new(default_fib());
+    h.rx(PORT_H, &[echo_request(MAC_H, MAC_L0, None, IP_H, IP_A, 10, 7, 9, 8)]);
+    assert_eq!(h.tx(PORT_A), vec![echo_request(MAC_J0, MAC_A, None, IP_H, IP_A, 8, 7, 9, 8)]);
+}
+
+#[test]
+fn ttl_1_expires_at_j_and_ttl_2_at_l() {
+    let mut h = Harness::new(default_fib());
+    let f1 = a_to(IP_H, 1);
+    h.rx(PORT_A, &[f1.clone()]);
+    let te = Icmpv4Type::TimeExceeded(etherparse::icmpv4::TimeExceededCode::TtlExceededInTransit);
+    let expected = icmp_frame(MAC_A, MAC_J0, None, IP_J0, IP_A, 1, te.clone(), &quote(&f1, 14));
+    assert_eq!(h.tx(PORT_A), vec![expected]);
+
+    let f2 = a_to(IP_H, 2);
+    h.rx(PORT_A, &[f2.clone()]);
+    let expected = icmp_frame(MAC_A, MAC_J0, None, IP_L1, IP_A, 2, te, &quote(&f2, 14));
+    assert_eq!(h.tx(PORT_A), vec![expected]);
+    h.assert_quiet(&[PORT_H, PORT_B]);
+    assert_eq!(h.counters.drop_count(DropReason::TtlExceeded), 2);
+    assert_eq!(h.counters.icmp_errors, 2);
+
+    // TTL 3 reaches H with TTL 1.
+    h.rx(PORT_A, &[a_to(IP_H, 3)]);
+    assert_eq!(h.tx(PORT_H), vec![echo_request(MAC_L0, MAC_H, None, IP_A, IP_H, 1, 0x1234, 1, 56)]);
+}
+
+#[test]
+fn echo_to_gateway_and_to_far_router_address_are_answered() {
+    let mut h = Harness::new(default_fib());
+    h.rx(PORT_A, &[a_to(IP_J0, 64), a_to(IP_L1, 64)]);
+    let data: Vec<u8> = (0..56u8).collect();
+    let reply = |from| {
+        icmp_frame(
+            MAC_A,
+            MAC_J0,
+            None,
+            from,
+            IP_A,
+            0,
+            Icmpv4Type::EchoReply(IcmpEchoHeader { id: 0x1234, seq: 1 }),
+            &data,
+        )
+    };
+    let mut r1 = reply(IP_J0);
+    let mut r2 = reply(IP_L1);
+    // idents 1 and 2 from the pipeline's counter
+    r1[18..20].copy_from_slice(&1u16.to_be_bytes());
+    fix_ipv4_checksum(&mut r1, 14);
+    r2[18..20].copy_from_slice(&2u16.to_be_bytes());
+    fix_ipv4_checksum(&mut r2, 14);
+    assert_eq!(h.tx(PORT_A), vec![r1, r2]);
+    assert_eq!(h.counters.echo_replies, 2);
+    // TTL 1 to L's address expires at J.
+    let f = a_to(IP_L1, 1);
+    h.rx(PORT_A, &[f.clone()]);
+    let te = Icmpv4Type::TimeExceeded(etherparse::icmpv4::TimeExceededCode::TtlExceededInTransit);
+    assert_eq!(h.tx(PORT_A), vec![icmp_frame(MAC_A, MAC_J0, None, IP_J0, IP_A, 3, te, &quote(&f, 14))]);
+}
+
+#[test]
+fn unknown_destination_gets_net_unreachable_and_unknown_host_host_unreachable() {
+    let mut h = Harness::new(default_fib());
+    let f = a_to(Ipv4Addr::new(8, 8, 8, 8), 64);
+    let g = a_to(Ipv4Addr::new(10, 1, 5, 99), 64);
+    h.rx(PORT_A, &[f.clone(), g.clone()]);
+    let net = Icmpv4Type::DestinationUnreachable(etherparse::icmpv4::DestUnreachableHeader::Network);
+    let host = Icmpv4Type::DestinationUnreachable(etherparse::icmpv4::DestUnreachableHeader::Host);
+    assert_eq!(
+        h.tx(PORT_A),
+        vec![
+            icmp_frame(MAC_A, MAC_J0, None, IP_J0, IP_A, 1, net, &quote(&f, 14)),
+            icmp_frame(MAC_A, MAC_J0, None, IP_J0, IP_A, 2, host, &quote(&g, 14)),
+        ]
+    );
+    assert_eq!(h.counters.drop_count(DropReason::NoRoute), 1);
+    assert_eq!(h.counters.drop_count(DropReason::HostUnreachable), 1);
+}
+
+#[test]
+fn udp_to_router_gets_port_unreachable() {
+    let mut h = Harness::new(default_fib());
+    let f = udp_frame(MAC_A, MAC_J0, IP_A, IP_L0, 64, 40000, 33434, b"traceroute");
+    h.rx(PORT_A, &[f.clone()]);
+    let port = Icmpv4Type::DestinationUnreachable(etherparse::icmpv4::DestUnreachableHeader::Port);
+    assert_eq!(h.tx(PORT_A), vec![icmp_frame(MAC_A, MAC_J0, None, IP_L0, IP_A, 1, port, &quote(&f, 14))]);
+}
+
+#[test]
+fn tenant_y_never_reaches_tenant_z() {
+    let mut h = Harness::new(default_fib());
+    // B (10.0.0.10 in tenant y) to H's address: y has no such route.
+    let to_h = echo_request(MAC_B, MAC_Y0, None, IP_B, IP_H, 64, 1, 1, 8);
+    // B to its own gateway: answered by Y, from port b.
+    let to_gw = echo_request(MAC_B, MAC_Y0, None, IP_B, IP_Y0, 64, 1, 2, 8);
+    // B using J's MAC (tenant z's router) is not addressed to b's gateway.
+    let spoof = echo_request(MAC_B, MAC_J0, None, IP_B, IP_H, 64, 1, 3, 8);
+    h.rx(PORT_B, &[to_h, to_gw, spoof]);
+    h.assert_quiet(&[PORT_A, PORT_H]);
+    let out = h.tx(PORT_B);
+    assert_eq!(out.len(), 2);
+    assert!(out.iter().all(|f| f[0..6] == MAC_B.0 && f[6..12] == MAC_Y0.0));
+    assert_eq!(h.counters.drop_count(DropReason::NoRoute), 1);
+    assert_eq!(h.counters.drop_count(DropReason::NotOurMac), 1);
+    assert_eq!(h.counters.tenants[0], Default::default(), "tenant z saw nothing");
+    // And A's traffic to 10.0.0.10 (A itself, same address as B) stays in z.
+    h.rx(PORT_H, &[echo_request(MAC_H, MAC_L0, None, IP_H, IP_A, 64, 1, 1, 8)]);
+    assert_eq!(h.tx(PORT_A).len(), 1);
+    h.assert_quiet(&[PORT_B]);
+}
+
+#[test]
+fn spoofed_source_bad_checksum_and_wrong_vlan_are_dropped() {
+    let mut h = Harness::new(default_fib());
+    let spoof = echo_request(MAC_A, MAC_J0, None, Ipv4Addr::new(10, 9, 9, 9), IP_H, 64, 1, 1, 8);
+    let mut bad = a_to(IP_H, 64);
+    bad[24] ^= 0xff;
+    let tagged = echo_request(MAC_A, MAC_J0, Some(10), IP_A, IP_H, 64, 1, 1, 8);
+    h.rx(PORT_A, &[spoof, bad, tagged]);
+    h.assert_quiet(&[PORT_A, PORT_H, PORT_B]);
+    assert_eq!(h.counters.drop_count(DropReason::SrcNotInSubnet), 1);
+    assert_eq!(h.counters.drop_count(DropReason::Ipv4BadChecksum), 1);
+    assert_eq!(h.counters.drop_count(DropReason::VlanMismatch), 1);
+}
+
+#[test]
+fn vlan_tag_is_pushed_toward_and_popped_from_a_tagged_port() {
+    let mut h = Harness::new(default_fib_opts(Some(10), |_, _| {}));
+    h.rx(PORT_A, &[echo_request(MAC_A, MAC_J0, Some(10), IP_A, IP_H, 64, 5, 6, 20)]);
+    assert_eq!(h.tx(PORT_H), vec![echo_request(MAC_L0, MAC_H, None, IP_A, IP_H, 62, 5, 6, 20)]);
+    h.rx(PORT_H, &[echo_request(MAC_H, MAC_L0, None, IP_H, IP_A, 64, 5, 6, 20)]);
+    assert_eq!(h.tx(PORT_A), vec![echo_request(MAC_J0, MAC_A, Some(10), IP_H, IP_A, 62, 5, 6, 20)]);
+    // ARP and ICMP errors on the tagged port are tagged too.
+    let mut arp = arp_request(MAC_A, IP_A, IP_J0);
+    arp.splice(12..12, [0x81, 0x00, 0x00, 0x0a]);
+    let ttl1 = echo_request(MAC_A, MAC_J0, Some(10), IP_A, IP_H, 1, 5, 6, 20);
+    h.rx(PORT_A, &[arp, ttl1.clone()]);
+    let out = h.tx(PORT_A);
+    assert_eq!(out.len(), 2);
+    assert_eq!(&out[0][12..18], &[0x81, 0x00, 0x00, 0x0a, 0x08, 0x06]);
+    let te = Icmpv4Type::TimeExceeded(etherparse::icmpv4::TimeExceededCode::TtlExceededInTransit);
+    assert_eq!(out[1], icmp_frame(MAC_A, MAC_J0, Some(10), IP_J0, IP_A, 1, te, &quote(&ttl1, 18)));
+}
+
+#[test]
+fn no_icmp_error_about_icmp_errors_and_rate_limit_holds() {
+    let mut h = Harness::new(default_fib());
+    // An ICMP time-exceeded from A toward an unknown network: no error about an error.
+    let te = icmp_frame(
+        MAC_J0,
+        MAC_A,
+        None,
+        IP_A,
+        Ipv4Addr::new(8, 8, 8, 8),
+        0,
+        Icmpv4Type::TimeExceeded(etherparse::icmpv4::TimeExceededCode::TtlExceededInTransit),
+        &[0u8; 28],
+    );
+    h.rx(PORT_A, &[te]);
+    h.assert_quiet(&[PORT_A]);
+    assert_eq!(h.counters.drop_count(DropReason::NoRoute), 1);
+    assert_eq!(h.counters.icmp_errors, 0);
+    h.pl.icmp_limit = TokenBucket::new(1, 3);
+    let frames: Vec<Vec<u8>> = (0..10).map(|_| a_to(Ipv4Addr::new(8, 8, 8, 8), 64)).collect();
+    h.rx(PORT_A, &frames);
+    assert_eq!(h.tx(PORT_A).len(), 3);
+    assert_eq!(h.counters.icmp_rate_limited, 7);
+    assert_eq!(h.counters.drop_count(DropReason::NoRoute), 11);
+}
+
+#[test]
+fn down_ports_drop() {
+    let mut fib = default_fib();
+    fib.ports[PORT_H.index()].up = false;
+    let mut h = Harness::new(fib);
+    h.rx(PORT_A, &[a_to(IP_H, 64)]);
+    h.rx(PORT_H, &[echo_request(MAC_H, MAC_L0, None, IP_H, IP_A, 64, 1, 1, 8)]);
+    h.rx(PortId(3), &[a_to(IP_H, 64)]);
+    h.assert_quiet(&[PORT_A, PORT_H, PORT_B]);
+    assert_eq!(h.counters.drop_count(DropReason::EgressDown), 1);
+    assert_eq!(h.counters.drop_count(DropReason::IngressDown), 1);
+    assert_eq!(h.counters.drop_count(DropReason::UnknownPort), 1);
+    assert_eq!(h.ports.free_frames(), 512);
+}
+
+#[test]
+fn router_probes_are_routed_and_answers_punted() {
+    let mut h = Harness::new(default_fib());
+    let prober = Prober::new(h.punt.clone());
+    let id = prober.alloc_ident();
+    // traceroute from J to H: TTL 1 expires at L (J does not count itself).
+    let probe1 = punt::build_echo(IP_J0, IP_H, 1, id, 1);
+    h.inject_probe(ROUTER_J, probe1.as_slice());
+    let r = prober.try_recv().expect("time exceeded punted");
+    assert_eq!((r.kind, r.from, r.ident, r.seq), (ProbeKind::TimeExceeded, IP_L1, id, 1));
+    // TTL 2 reaches H with TTL 1, MACs L -> H.
+    let probe2 = punt::build_echo(IP_J0, IP_H, 2, id, 2);
+    h.inject_probe(ROUTER_J, probe2.as_slice());
+    let out = h.tx(PORT_H);
+    assert_eq!(out.len(), 1);
+    let mut expected = probe2.as_slice().to_vec();
+    expected[0..6].copy_from_slice(&MAC_H.0);
+    expected[6..12].copy_from_slice(&MAC_L0.0);
+    expected[22] = 1;
+    fix_ipv4_checksum(&mut expected, 14);
+    assert_eq!(out[0], expected);
+    // H answers to 10.0.0.1: arrives on port h, is punted as the echo reply.
+    let mut reply = out[0].clone();
+    reply[0..6].copy_from_slice(&MAC_L0.0);
+    reply[6..12].copy_from_slice(&MAC_H.0);
+    reply[22] = 64;
+    reply[26..30].copy_from_slice(&IP_H.octets());
+    reply[30..34].copy_from_slice(&IP_J0.octets());
+    fix_ipv4_checksum(&mut reply, 14);
+    reply[34] = 0;
+    let c = crate::wire::checksum::update16(u16::from_be_bytes([reply[36], reply[37]]), 0x0800, 0x0000);
+    reply[36..38].copy_from_slice(&c.to_be_bytes());
+    h.rx(PORT_H, &[reply]);
+    let r = prober.try_recv().expect("echo reply punted");
+    assert_eq!((r.kind, r.from, r.seq, r.ttl), (ProbeKind::EchoReply, IP_H, 2, 63));
+    // A ping from the router to its own far address and to nowhere.
+    h.inject_probe(ROUTER_J, punt::build_echo(IP_J0, IP_L1, 64, id, 3).as_slice());
+    let r = prober.try_recv().expect("router answers the probe");
+    assert_eq!((r.kind, r.from, r.seq), (ProbeKind::EchoReply, IP_L1, 3));
+    h.inject_probe(ROUTER_J, punt::build_echo(IP_J0, Ipv4Addr::new(8, 8, 8, 8), 64, id, 4).as_slice());
+    let r = prober.try_recv().expect("unreachable punted");
+    assert_eq!((r.kind, r.from, r.seq), (ProbeKind::Unreachable(0), IP_J0, 4));
+    // A host's own echo reply to a router address is not a probe answer.
+    h.rx(
+        PORT_A,
+        &[icmp_frame(
+            MAC_J0,
+            MAC_A,
+            None,
+            IP_A,
+            IP_J0,
+            0,
+            Icmpv4Type::EchoReply(IcmpEchoHeader { id: 1, seq: 1 }),
+            &[0; 8],
+        )],
+    );
+    assert_eq!(h.counters.drop_count(DropReason::PuntNotProbe), 1);
+    assert_eq!(prober.try_recv(), None);
+    assert_eq!(h.ports.free_frames(), 512);
+}
+
+#[test]
+fn vxlan_encap_then_decap_round_trip() {
+    use rib::fib::PortKind;
+    let uplink_mac = MacAddr([0x02, 0, 0, 0, 0, 0x01]);
+    let peer_mac = MacAddr([0x02, 0, 0, 0, 0, 0x02]);
+    let local = Ipv4Addr::new(172, 16, 0, 1);
+    let remote = Ipv4Addr::new(172, 16, 0, 2);
+    let uplink = PortId(3);
+    let mut fib = default_fib_with(|t, b| {
+        if t == 0 {
+            b.route(
+                "10.9.0.0/16".parse().unwrap(),
+                rib::Adjacency::Encap {
+                    port: uplink,
+                    vni: 5001,
+                    local_ip: local,
+                    remote_ip: remote,
+                    outer_src_mac: uplink_mac,
+                    outer_dst_mac: peer_mac,
+                    inner_src_mac: MAC_J1,
+                    inner_dst_mac: MacAddr([0x02, 0, 0, 0, 0, 0x99]),
+                    path: {
+                        let mut p = rib::fib::HopPath::EMPTY;
+                        p.push(ROUTER_J, IP_J0);
+                        p
+                    },
+                },
+            );
+        }
+    });
+    fib.ports.push(rib::PortEntry {
+        name: "up".into(),
+        up: true,
+        kind: PortKind::Uplink { address: local, mac: uplink_mac },
+    });
+    let mut h = Harness::new(fib);
+    let dst = Ipv4Addr::new(10, 9, 1, 1);
+    h.rx(PORT_A, &[a_to(dst, 64)]);
+    let out = h.tx(uplink);
+    assert_eq!(out.len(), 1);
+    let f = &out[0];
+    let inner_expected =
+        echo_request(MAC_J1, MacAddr([0x02, 0, 0, 0, 0, 0x99]), None, IP_A, dst, 63, 0x1234, 1, 56);
+    assert_eq!(f.len(), 50 + inner_expected.len());
+    assert_eq!(&f[50..], &inner_expected[..]);
+    assert_eq!(&f[0..14], &[&peer_mac.0[..], &uplink_mac.0, &[0x08, 0x00]].concat()[..]);
+    let (ip, rest) = Ipv4Header::from_slice(&f[14..]).unwrap();
+    assert_eq!(
+        (ip.source, ip.destination, ip.protocol, ip.time_to_live),
+        (local.octets(), remote.octets(), IpNumber::UDP, 64)
+    );
+    assert_eq!(ip.header_checksum, ip.calc_header_checksum());
+    let (udp, rest) = etherparse::UdpHeader::from_slice(rest).unwrap();
+    assert_eq!((udp.destination_port, udp.length as usize), (4789, 8 + 8 + inner_expected.len()));
+    assert_eq!(&rest[..8], &[0x08, 0, 0, 0, 0x00, 0x13, 0x89, 0x00]);
+    assert_eq!(h.counters.encapsulated, 1);
+
+    // The peer sends traffic for H back: decapsulated on the uplink and delivered.
+    let inner = echo_request(MacAddr([0x02, 0, 0, 0, 0, 0x99]), MAC_J1, None, dst, IP_H, 30, 3, 4, 10);
+    let mut outer = Vec::new();
+    etherparse::PacketBuilder::ethernet2(peer_mac.0, uplink_mac.0)
+        .ipv4(remote.octets(), local.octets(), 64)
+        .udp(50000, 4789)
+        .write(&mut outer, &[&[0x08, 0, 0, 0, 0x00, 0x13, 0x89, 0x00][..], &inner].concat())
+        .unwrap();
+    let mut wrong_vni = outer.clone();
+    wrong_vni[46] = 0x77;
+    h.rx(uplink, &[outer, wrong_vni]);
+    // Table J (VNI 5001) reaches H across J and L: TTL 28.
+    assert_eq!(h.tx(PORT_H), vec![echo_request(MAC_L0, MAC_H, None, dst, IP_H, 28, 3, 4, 10)]);
+    assert_eq!(h.counters.decapsulated, 1);
+    assert_eq!(h.counters.drop_count(DropReason::UnknownVni), 1);
+}
+
+#[test]
+fn random_and_mutated_frames_never_panic_and_are_all_accounted() {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand::rngs::StdRng::seed_from_u64(0x5eed);
+    let mut h = Harness::new(default_fib_opts(Some(10), |_, _| {}));
+    let seeds = [
+        a_to(IP_H, 64),
+        a_to(IP_J0, 64),
+        a_to(IP_H, 1),
+        arp_request(MAC_A, IP_A, IP_J0),
+        udp_frame(MAC_A, MAC_J0, IP_A, IP_L0, 64, 1, 2, b"x"),
+        echo_request(MAC_A, MAC_J0, Some(10), IP_A, IP_H, 2, 1, 1, 30),
+        echo_request(MAC_H, MAC_L0, None, IP_H, IP_A, 64, 1, 1, 8),
+    ];
+    let mut total = 0u64;
+    for round in 0..300 {
+        let mut frames = Vec::new();
+        for _ in 0..BATCH {
+            let f = if round % 3 == 0 {
+                let n = rng.random_range(0..200);
+                (0..n).map(|_| rng.random::<u8>()).collect::<Vec<u8>>()
+            } else {
+                let mut f = seeds[rng.random_range(0..seeds.len())].clone();
+                for _ in 0..rng.random_range(1..4) {
+                    let i = rng.random_range(0..f.len());
+                    f[i] = rng.random();
+                }
+                if rng.random_bool(0.2) {
+                    let cut = rng.random_range(0..f.len());
+                    f.truncate(cut);
+                }
+                f
+            };
+            frames.push(f);
+        }
+        total += frames.len() as u64;
+        let port = [PORT_A, PORT_H, PORT_B][round % 3];
+        h.rx(port, &frames);
+        for p in [PORT_A, PORT_H, PORT_B] {
+            h.ports.discard_tx(p);
+        }
+    }
+    let c = &h.counters;
+    let forwarded_or_answered = c.tx_packets();
+    let consumed = c.arp_replies + c.echo_replies + c.punted;
+    // Every frame: dropped (one reason) or transmitted (forwarded, reply, or ICMP error in its place).
+    let icmp_in_place = c.icmp_errors;
+    assert_eq!(c.total_drops() + forwarded_or_answered - icmp_in_place, total, "{c:?}");
+    assert_eq!(c.drop_count(DropReason::Unhandled), 0);
+    assert!(consumed <= forwarded_or_answered);
+    assert!(c.total_drops() > 0);
+    assert_eq!(h.ports.free_frames(), 512);
+}
+
+#[test]
+fn ttl_rule_matches_design() {
+    let mut path = rib::fib::HopPath::EMPTY;
+    path.push(ROUTER_J, IP_J0);
+    path.push(ROUTER_L, IP_L1);
+    let access = IngressCtx::Access {
+        port: PORT_A,
+        tenant: TenantId(0),
+        table: TableId(0),
+        router: ROUTER_J,
+        vlan: None,
+        gateway_ip: Ipv4Addr::new(10, 0, 0, 1),
+        gateway_mac: MAC_J0,
+        subnet: "10.0.0.0/24".parse().unwrap(),
+    };
+    assert_eq!(forward::ttl_check(&access, 0, &path), Err(IP_J0));
+    assert_eq!(forward::ttl_check(&access, 1, &path), Err(IP_J0));
+    assert_eq!(forward::ttl_check(&access, 2, &path), Err(IP_L1));
+    assert_eq!(forward::ttl_check(&access, 3, &path), Ok(1));
+    let probe = IngressCtx::Router { router: ROUTER_J, table: TableId(0), tenant: TenantId(0) };
+    assert_eq!(forward::ttl_check(&probe, 1, &path), Err(IP_L1));
+    assert_eq!(forward::ttl_check(&probe, 2, &path), Ok(1));
+    assert_eq!(forward::ttl_check(&access, 0, &rib::fib::HopPath::EMPTY), Ok(0));
+}

@@ -1,0 +1,231 @@
+//! Fixtures for tests and benches (not used by the data path): a hand-built FIB of the default
+//! topology (the seed's tenant `z` with A–J–L–H and tenant `y` with B behind Y), a helper to
+//! add many routes to a table, and frame builders written with `etherparse` so expected
+//! frames do not come from the code under test.
+
+use rib::fib::lpm::LpmTable;
+use rib::fib::{HopPath, Lpm, PortKind, RouterTable, TenantEntry};
+use rib::{
+    Adjacency, FibSnapshot, Ipv4Prefix, MacAddr, PortEntry, PortId, RouterId, ServiceLevel, TableId, TenantId,
+};
+use std::net::Ipv4Addr;
+use std::sync::Arc;
+
+/// Port ids of the default topology.
+pub const PORT_A: PortId = PortId(0);
+pub const PORT_H: PortId = PortId(1);
+pub const PORT_B: PortId = PortId(2);
+/// Router (and table) ids of the default topology.
+pub const ROUTER_J: RouterId = RouterId(0);
+pub const ROUTER_L: RouterId = RouterId(1);
+pub const ROUTER_Y: RouterId = RouterId(2);
+
+pub const MAC_A: MacAddr = MacAddr([0x00, 0x05, 0x02, 0x0b, 0x27, 0x44]);
+pub const MAC_H: MacAddr = MacAddr([0x00, 0x00, 0x7d, 0xa2, 0x34, 0x11]);
+pub const MAC_B: MacAddr = MacAddr([0x00, 0x05, 0x02, 0x0b, 0x27, 0xbb]);
+pub const MAC_J0: MacAddr = MacAddr([0x00, 0x01, 0x42, 0x09, 0x88, 0x73]);
+pub const MAC_J1: MacAddr = MacAddr([0x00, 0x01, 0x42, 0x09, 0x88, 0x74]);
+pub const MAC_L0: MacAddr = MacAddr([0x00, 0x01, 0x42, 0xcd, 0x11, 0x01]);
+pub const MAC_L1: MacAddr = MacAddr([0x00, 0x01, 0x42, 0xcd, 0x11, 0x02]);
+pub const MAC_Y0: MacAddr = MacAddr([0x00, 0x01, 0x42, 0x00, 0x00, 0xb1]);
+
+pub const IP_A: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 10);
+pub const IP_H: Ipv4Addr = Ipv4Addr::new(10, 1, 5, 7);
+pub const IP_B: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 10);
+pub const IP_J0: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
+pub const IP_J1: Ipv4Addr = Ipv4Addr::new(192, 168, 100, 1);
+pub const IP_L0: Ipv4Addr = Ipv4Addr::new(10, 1, 5, 1);
+pub const IP_L1: Ipv4Addr = Ipv4Addr::new(192, 168, 100, 2);
+pub const IP_Y0: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
+
+fn p(s: &str) -> Ipv4Prefix {
+    match s.parse() {
+        Ok(p) => p,
+        Err(e) => panic!("fixture prefix {s}: {e}"),
+    }
+}
+
+fn path(hops: &[(RouterId, Ipv4Addr)]) -> HopPath {
+    let mut h = HopPath::EMPTY;
+    for (r, a) in hops {
+        h.push(*r, *a);
+    }
+    h
+}
+
+/// Routes and adjacencies of one table under construction.
+#[derive(Default)]
+pub struct TableBuilder {
+    routes: Vec<(Ipv4Prefix, u32)>,
+    adjacencies: Vec<Adjacency>,
+}
+
+impl TableBuilder {
+    /// Adds `prefix -> adj` (the adjacency gets its own slot).
+    pub fn route(&mut self, prefix: Ipv4Prefix, adj: Adjacency) -> &mut Self {
+        self.adjacencies.push(adj);
+        self.routes.push((prefix, (self.adjacencies.len() - 1) as u32));
+        self
+    }
+
+    /// Builds the table (and its compiled LPM).
+    pub fn build(self, tenant: TenantId, router: RouterId) -> RouterTable {
+        let mut t = LpmTable::from_routes(self.routes);
+        let lpm: Lpm = t.compile();
+        RouterTable { tenant, router, lpm, adjacencies: self.adjacencies.into() }
+    }
+}
+
+/// Hand-built FIB of `topologies/default.ron` (what the RIB compiles, written out).
+pub fn default_fib() -> FibSnapshot {
+    default_fib_with(|_, _| {})
+}
+
+/// [`default_fib`] with `extra` called on each table builder (0 = J, 1 = L, 2 = Y) before it
+/// is built, e.g. to add a million routes for benches.
+pub fn default_fib_with(extra: impl FnMut(usize, &mut TableBuilder)) -> FibSnapshot {
+    default_fib_opts(None, extra)
+}
+
+/// [`default_fib_with`] where port `a` requires 802.1Q tag `vlan_a` (frames to A are tagged).
+pub fn default_fib_opts(vlan_a: Option<u16>, mut extra: impl FnMut(usize, &mut TableBuilder)) -> FibSnapshot {
+    let access = |tenant: u16, router: RouterId, ip: Ipv4Addr, mac: MacAddr, subnet: &str| PortKind::Access {
+        tenant: TenantId(tenant),
+        vlan: if router == ROUTER_J { vlan_a } else { None },
+        table: TableId(router.0),
+        router,
+        gateway_ip: ip,
+        gateway_mac: mac,
+        subnet: p(subnet),
+    };
+    let ports = vec![
+        PortEntry { name: "a".into(), up: true, kind: access(0, ROUTER_J, IP_J0, MAC_J0, "10.0.0.0/24") },
+        PortEntry { name: "h".into(), up: true, kind: access(0, ROUTER_L, IP_L0, MAC_L0, "10.1.5.0/24") },
+        PortEntry { name: "b".into(), up: true, kind: access(1, ROUTER_Y, IP_Y0, MAC_Y0, "10.0.0.0/24") },
+    ];
+    let deliver = |port, src_mac, dst_mac, hops: &[(RouterId, Ipv4Addr)]| Adjacency::Deliver {
+        port,
+        vlan: if port == PORT_A { vlan_a } else { None },
+        src_mac,
+        dst_mac,
+        path: path(hops),
+    };
+    let local = |router, hops: &[(RouterId, Ipv4Addr)]| Adjacency::Local { router, path: path(hops) };
+
+    let mut j = TableBuilder::default();
+    j.route(p("10.0.0.10/32"), deliver(PORT_A, MAC_J0, MAC_A, &[(ROUTER_J, IP_J0)]))
+        .route(p("10.1.5.7/32"), deliver(PORT_H, MAC_L0, MAC_H, &[(ROUTER_J, IP_J0), (ROUTER_L, IP_L1)]))
+        .route(p("10.0.0.0/24"), Adjacency::Unreachable)
+        .route(p("10.1.5.0/24"), Adjacency::Unreachable)
+        .route(p("10.0.0.1/32"), local(ROUTER_J, &[]))
+        .route(p("192.168.100.1/32"), local(ROUTER_J, &[]))
+        .route(p("10.1.5.1/32"), local(ROUTER_L, &[(ROUTER_J, IP_J0)]))
+        .route(p("192.168.100.2/32"), local(ROUTER_L, &[(ROUTER_J, IP_J0)]));
+    extra(0, &mut j);
+    let mut l = TableBuilder::default();
+    l.route(p("10.0.0.10/32"), deliver(PORT_A, MAC_J0, MAC_A, &[(ROUTER_L, IP_L0), (ROUTER_J, IP_J1)]))
+        .route(p("10.1.5.7/32"), deliver(PORT_H, MAC_L0, MAC_H, &[(ROUTER_L, IP_L0)]))
+        .route(p("10.0.0.0/24"), Adjacency::Unreachable)
+        .route(p("10.1.5.0/24"), Adjacency::Unreachable)
+        .route(p("10.1.5.1/32"), local(ROUTER_L, &[]))
+        .route(p("192.168.100.2/32"), local(ROUTER_L, &[]))
+        .route(p("10.0.0.1/32"), local(ROUTER_J, &[(ROUTER_L, IP_L0)]))
+        .route(p("192.168.100.1/32"), local(ROUTER_J, &[(ROUTER_L, IP_L0)]));
+    extra(1, &mut l);
+    let mut y = TableBuilder::default();
+    y.route(p("10.0.0.10/32"), deliver(PORT_B, MAC_Y0, MAC_B, &[(ROUTER_Y, IP_Y0)]))
+        .route(p("10.0.0.0/24"), Adjacency::Unreachable)
+        .route(p("10.0.0.1/32"), local(ROUTER_Y, &[]));
+    extra(2, &mut y);
+    FibSnapshot {
+        generation: 1,
+        ports,
+        tenants: vec![
+            TenantEntry { name: "z".into(), vni: 5001, service_level: ServiceLevel::Gold },
+            TenantEntry { name: "y".into(), vni: 5002, service_level: ServiceLevel::Silver },
+        ],
+        tables: vec![
+            Arc::new(j.build(TenantId(0), ROUTER_J)),
+            Arc::new(l.build(TenantId(0), ROUTER_L)),
+            Arc::new(y.build(TenantId(1), ROUTER_Y)),
+        ],
+        vni_map: vec![(5001, TenantId(0), TableId(0)), (5002, TenantId(1), TableId(2))],
+    }
+}
+
+/// An Ethernet (optionally 802.1Q-tagged) IPv4 ICMP echo request with `data_len` bytes of
+/// data, built with etherparse.
+#[allow(clippy::too_many_arguments)]
+pub fn echo_request(
+    src_mac: MacAddr,
+    dst_mac: MacAddr,
+    vlan: Option<u16>,
+    src: Ipv4Addr,
+    dst: Ipv4Addr,
+    ttl: u8,
+    ident: u16,
+    seq: u16,
+    data_len: usize,
+) -> Vec<u8> {
+    let payload: Vec<u8> = (0..data_len).map(|i| i as u8).collect();
+    let b = etherparse::PacketBuilder::ethernet2(src_mac.0, dst_mac.0);
+    let mut out = Vec::new();
+    let res = match vlan {
+        Some(v) => b
+            .single_vlan(etherparse::VlanId::try_new(v).unwrap_or(etherparse::VlanId::ZERO))
+            .ipv4(src.octets(), dst.octets(), ttl)
+            .icmpv4_echo_request(ident, seq)
+            .write(&mut out, &payload),
+        None => {
+            b.ipv4(src.octets(), dst.octets(), ttl).icmpv4_echo_request(ident, seq).write(&mut out, &payload)
+        }
+    };
+    if let Err(e) = res {
+        panic!("fixture frame: {e}");
+    }
+    out
+}
+
+/// An Ethernet IPv4 UDP datagram, built with etherparse.
+pub fn udp_frame(
+    src_mac: MacAddr,
+    dst_mac: MacAddr,
+    src: Ipv4Addr,
+    dst: Ipv4Addr,
+    ttl: u8,
+    sport: u16,
+    dport: u16,
+    payload: &[u8],
+) -> Vec<u8> {
+    let mut out = Vec::new();
+    let res = etherparse::PacketBuilder::ethernet2(src_mac.0, dst_mac.0)
+        .ipv4(src.octets(), dst.octets(), ttl)
+        .udp(sport, dport)
+        .write(&mut out, payload);
+    if let Err(e) = res {
+        panic!("fixture frame: {e}");
+    }
+    out
+}
+
+/// A broadcast ARP request "who has `target` tell `sender_ip`" (42 bytes).
+pub fn arp_request(sender_mac: MacAddr, sender_ip: Ipv4Addr, target: Ipv4Addr) -> Vec<u8> {
+    let mut f = Vec::with_capacity(42);
+    f.extend_from_slice(&MacAddr::BROADCAST.0);
+    f.extend_from_slice(&sender_mac.0);
+    f.extend_from_slice(&[0x08, 0x06, 0x00, 0x01, 0x08, 0x00, 0x06, 0x04, 0x00, 0x01]);
+    f.extend_from_slice(&sender_mac.0);
+    f.extend_from_slice(&sender_ip.octets());
+    f.extend_from_slice(&[0; 6]);
+    f.extend_from_slice(&target.octets());
+    f
+}
+
+/// Recomputes the IPv4 header checksum of the frame's IPv4 header at `l3_off` with
+/// etherparse (to build expected frames independently of the code under test).
+pub fn fix_ipv4_checksum(frame: &mut [u8], l3_off: usize) {
+    if let Ok((h, _)) = etherparse::Ipv4Header::from_slice(&frame[l3_off..]) {
+        let c = h.calc_header_checksum();
+        frame[l3_off + 10..l3_off + 12].copy_from_slice(&c.to_be_bytes());
+    }
+}
