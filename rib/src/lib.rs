@@ -9,6 +9,6 @@ pub mod topology;
 pub mod types;
 
 pub use fib::{Adjacency, FibSnapshot, HopPath, PortEntry};
-pub use rib::{RibCommand, RibError, RibHandle};
+pub use rib::{compile_snapshot, RibCommand, RibError, RibHandle};
 pub use snapshot::FibCell;
 pub use types::*;

@@ -6,6 +6,11 @@
 //! CONTRACT: the public API below is what the shell and the binary call. Bodies marked
 //! `unimplemented!` are filled in by the RIB work.
 
+pub mod compile;
+pub mod spf;
+
+pub use compile::compile_snapshot;
+
 use crate::fib::FibSnapshot;
 use crate::snapshot::FibCell;
 use crate::topology::{schema::TopologyFile, Topology};
@@ -75,14 +80,40 @@ pub struct NeighbourView {
 
 /// Requests to the RIB thread; each carries its reply channel.
 pub enum RibCommand {
-    AddRoute { tenant: String, prefix: Ipv4Prefix, next_hop: Ipv4Addr, reply: crossbeam_channel::Sender<Result<(), RibError>> },
-    RemoveRoute { tenant: String, prefix: Ipv4Prefix, next_hop: Ipv4Addr, reply: crossbeam_channel::Sender<Result<(), RibError>> },
-    SetPortEnabled { port: String, enabled: bool, reply: crossbeam_channel::Sender<Result<(), RibError>> },
-    AddHost { tenant: String, host: crate::topology::schema::HostConfig, reply: crossbeam_channel::Sender<Result<(), RibError>> },
-    Routes { tenant: String, reply: crossbeam_channel::Sender<Result<Vec<RouteView>, RibError>> },
-    Neighbours { tenant: String, reply: crossbeam_channel::Sender<Result<Vec<NeighbourView>, RibError>> },
+    AddRoute {
+        tenant: String,
+        prefix: Ipv4Prefix,
+        next_hop: Ipv4Addr,
+        reply: crossbeam_channel::Sender<Result<(), RibError>>,
+    },
+    RemoveRoute {
+        tenant: String,
+        prefix: Ipv4Prefix,
+        next_hop: Ipv4Addr,
+        reply: crossbeam_channel::Sender<Result<(), RibError>>,
+    },
+    SetPortEnabled {
+        port: String,
+        enabled: bool,
+        reply: crossbeam_channel::Sender<Result<(), RibError>>,
+    },
+    AddHost {
+        tenant: String,
+        host: crate::topology::schema::HostConfig,
+        reply: crossbeam_channel::Sender<Result<(), RibError>>,
+    },
+    Routes {
+        tenant: String,
+        reply: crossbeam_channel::Sender<Result<Vec<RouteView>, RibError>>,
+    },
+    Neighbours {
+        tenant: String,
+        reply: crossbeam_channel::Sender<Result<Vec<NeighbourView>, RibError>>,
+    },
     /// The running configuration in file form (for `show running-config`, `write memory`).
-    RunningConfig { reply: crossbeam_channel::Sender<TopologyFile> },
+    RunningConfig {
+        reply: crossbeam_channel::Sender<TopologyFile>,
+    },
     Shutdown,
 }
 
@@ -145,3 +176,6 @@ impl RibHandle {
         let _ = self.tx.send(RibCommand::Shutdown);
     }
 }
+
+#[cfg(test)]
+mod compile_tests;

@@ -1,0 +1,259 @@
+//! Tests of route computation and FIB compilation on the committed topologies.
+
+use super::compile::compile_snapshot;
+use crate::fib::{Adjacency, FibSnapshot, PortKind};
+use crate::topology::{self, schema::StaticRouteConfig, Topology};
+use crate::types::{MacAddr, PortId, RouterId, TableId, TenantId};
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+
+pub(crate) fn topo(name: &str) -> Topology {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../topologies").join(name);
+    topology::load(&p).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn ip(s: &str) -> Ipv4Addr {
+    s.parse().unwrap()
+}
+
+fn mac(s: &str) -> MacAddr {
+    s.parse().unwrap()
+}
+
+fn table_of(t: &Topology, tenant: &str, router: &str) -> TableId {
+    let tid = t.tenant_by_name(tenant).unwrap().id;
+    TableId(t.router_by_name(tid, router).unwrap().id.0)
+}
+
+fn with_statics(mut t: Topology, tenant: &str, routes: &[(&str, &str, Option<&str>)]) -> Topology {
+    let ti = t.tenant_by_name(tenant).unwrap().id.index();
+    for (p, nh, r) in routes {
+        t.file.tenants[ti].static_routes.push(StaticRouteConfig {
+            prefix: p.parse().unwrap(),
+            next_hop: ip(nh),
+            router: r.map(str::to_string),
+        });
+    }
+    Topology::from_file(t.file).unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[test]
+fn default_j_table_reaches_h_across_two_routers() {
+    let t = topo("default.ron");
+    let fib = compile_snapshot(&t).unwrap();
+    let j = table_of(&t, "z", "J");
+    match fib.lookup(j, ip("10.1.5.7")) {
+        Some(Adjacency::Deliver { port, vlan, src_mac, dst_mac, path }) => {
+            assert_eq!(*port, t.port_by_name("h").unwrap().id);
+            assert_eq!(*vlan, None);
+            assert_eq!(*src_mac, mac("00:01:42:cd:11:01"));
+            assert_eq!(*dst_mac, mac("00:00:7d:a2:34:11"));
+            assert_eq!(path.len, 2);
+            assert_eq!(path.hop_addrs(), &[ip("10.0.0.1"), ip("192.168.100.2")]);
+            assert_eq!(&path.routers[..2], &[RouterId(0), RouterId(1)]);
+        }
+        other => panic!("10.1.5.7 from J: {other:?}"),
+    }
+    match fib.lookup(j, ip("10.1.5.1")) {
+        Some(Adjacency::Local { router, path }) => {
+            assert_eq!(*router, RouterId(1));
+            assert_eq!(path.len, 1);
+            assert_eq!(path.hop_addrs(), &[ip("10.0.0.1")]);
+        }
+        other => panic!("10.1.5.1 from J: {other:?}"),
+    }
+    match fib.lookup(j, ip("192.168.100.2")) {
+        Some(Adjacency::Local { router, path }) => assert_eq!((*router, path.len), (RouterId(1), 1)),
+        other => panic!("192.168.100.2 from J: {other:?}"),
+    }
+    match fib.lookup(j, ip("10.0.0.1")) {
+        Some(Adjacency::Local { router, path }) => assert_eq!((*router, path.len), (RouterId(0), 0)),
+        other => panic!("10.0.0.1 from J: {other:?}"),
+    }
+    match fib.lookup(j, ip("10.0.0.10")) {
+        Some(Adjacency::Deliver { port, src_mac, dst_mac, path, .. }) => {
+            assert_eq!(*port, PortId(0));
+            assert_eq!(*src_mac, mac("00:01:42:09:88:73"));
+            assert_eq!(*dst_mac, mac("00:05:02:0b:27:44"));
+            assert_eq!(path.len, 1);
+        }
+        other => panic!("10.0.0.10 from J: {other:?}"),
+    }
+    // Known subnets without a host there: unreachable; outside every subnet: no route.
+    assert_eq!(fib.lookup(j, ip("10.0.0.99")), Some(&Adjacency::Unreachable));
+    assert_eq!(fib.lookup(j, ip("10.1.5.99")), Some(&Adjacency::Unreachable));
+    assert_eq!(fib.lookup(j, ip("8.8.8.8")), None);
+    // From L back to A: L then J, TTL source of hop 1 is J's link address.
+    let l = table_of(&t, "z", "L");
+    match fib.lookup(l, ip("10.0.0.10")) {
+        Some(Adjacency::Deliver { port, src_mac, path, .. }) => {
+            assert_eq!(*port, PortId(0));
+            assert_eq!(*src_mac, mac("00:01:42:09:88:73"));
+            assert_eq!(path.hop_addrs(), &[ip("10.1.5.1"), ip("192.168.100.1")]);
+        }
+        other => panic!("10.0.0.10 from L: {other:?}"),
+    }
+}
+
+#[test]
+fn default_ports_tenants_and_vni_map() {
+    let t = topo("default.ron");
+    let fib = compile_snapshot(&t).unwrap();
+    assert_eq!(fib.generation, 1);
+    assert_eq!(fib.tables.len(), 3);
+    assert_eq!(fib.ports.len(), 3);
+    let a = &fib.ports[0];
+    assert!(a.up);
+    assert_eq!(
+        a.kind,
+        PortKind::Access {
+            tenant: TenantId(0),
+            vlan: None,
+            table: TableId(0),
+            router: RouterId(0),
+            gateway_ip: ip("10.0.0.1"),
+            gateway_mac: mac("00:01:42:09:88:73"),
+            subnet: "10.0.0.0/24".parse().unwrap(),
+        }
+    );
+    match &fib.ports[2].kind {
+        PortKind::Access { tenant, table, gateway_mac, .. } => {
+            assert_eq!((*tenant, *table, *gateway_mac), (TenantId(1), TableId(2), mac("00:01:42:00:00:b1")))
+        }
+        k => panic!("{k:?}"),
+    }
+    assert_eq!(fib.vni_map, vec![(5001, TenantId(0), TableId(0)), (5002, TenantId(1), TableId(2))]);
+    assert_eq!(fib.tenants[1].name, "y");
+    for (i, tb) in fib.tables.iter().enumerate() {
+        assert_eq!(tb.router, RouterId(i as u16));
+    }
+}
+
+/// Every Deliver adjacency reachable from `table` for addresses in a set of ranges.
+fn delivered_ports(fib: &FibSnapshot, table: TableId, ranges: &[&str]) -> Vec<PortId> {
+    let mut ports = Vec::new();
+    for r in ranges {
+        let p: crate::types::Ipv4Prefix = r.parse().unwrap();
+        let n = 1u32 << (32 - p.len());
+        for k in 0..n {
+            if let Some(Adjacency::Deliver { port, .. }) = fib.lookup(table, Ipv4Addr::from(p.addr_u32() + k))
+            {
+                ports.push(*port);
+            }
+        }
+    }
+    ports
+}
+
+#[test]
+fn tenant_y_never_reaches_tenant_z_ports() {
+    let t = topo("default.ron");
+    let fib = compile_snapshot(&t).unwrap();
+    let y = table_of(&t, "y", "Y");
+    let ranges = ["10.0.0.0/24", "10.1.5.0/24", "192.168.100.0/30"];
+    let ports = delivered_ports(&fib, y, &ranges);
+    assert_eq!(ports, vec![t.port_by_name("b").unwrap().id]);
+    match fib.lookup(y, ip("10.0.0.10")) {
+        Some(Adjacency::Deliver { dst_mac, .. }) => assert_eq!(*dst_mac, mac("00:05:02:0b:27:bb")),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(fib.lookup(y, ip("10.1.5.7")), None);
+    // And z never reaches b.
+    for r in ["J", "L"] {
+        let ports = delivered_ports(&fib, table_of(&t, "z", r), &ranges);
+        assert!(!ports.contains(&t.port_by_name("b").unwrap().id));
+        assert_eq!(ports.len(), 2);
+    }
+}
+
+#[test]
+fn campus_spf_takes_the_cheaper_two_hop_path() {
+    let t = topo("campus.ron");
+    let fib = compile_snapshot(&t).unwrap();
+    let r1 = table_of(&t, "acme", "R1");
+    match fib.lookup(r1, ip("10.10.3.20")) {
+        Some(Adjacency::Deliver { port, vlan, src_mac, path, .. }) => {
+            assert_eq!(*port, t.port_by_name("acme3").unwrap().id);
+            assert_eq!(*vlan, Some(30));
+            assert_eq!(*src_mac, mac("02:00:0a:0a:03:01"));
+            assert_eq!(path.hop_addrs(), &[ip("10.10.1.1"), ip("10.10.12.2"), ip("10.10.23.2")]);
+        }
+        other => panic!("{other:?}"),
+    }
+    // Make the direct link cheap: the path becomes R1 -> R3.
+    let mut f = t.file.clone();
+    f.tenants[0].links[2].cost = 5;
+    let t2 = Topology::from_file(f).unwrap();
+    let fib2 = compile_snapshot(&t2).unwrap();
+    match fib2.lookup(r1, ip("10.10.3.20")) {
+        Some(Adjacency::Deliver { path, .. }) => {
+            assert_eq!(path.hop_addrs(), &[ip("10.10.1.1"), ip("10.10.13.2")])
+        }
+        other => panic!("{other:?}"),
+    }
+    // Static route of globex via the firewall host.
+    let g = table_of(&t, "globex", "G");
+    match fib.lookup(g, ip("172.16.40.1")) {
+        Some(Adjacency::Deliver { dst_mac, path, .. }) => {
+            assert_eq!((*dst_mac, path.len), (mac("02:00:0a:14:00:fe"), 1))
+        }
+        other => panic!("{other:?}"),
+    }
+    // initech reuses acme's LAN range and stays on its own port.
+    let i = table_of(&t, "initech", "I");
+    match fib.lookup(i, ip("10.10.1.10")) {
+        Some(Adjacency::Deliver { port, .. }) => assert_eq!(*port, t.port_by_name("initech").unwrap().id),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn static_routes_resolve_through_routers_and_detect_loops() {
+    let t = with_statics(
+        topo("default.ron"),
+        "z",
+        &[
+            // At L via host H: J reaches it by SPF, then L delivers.
+            ("172.16.0.0/16", "10.1.5.7", None),
+            // At J via L's link address, and at L via H: J hands over to L, L delivers.
+            ("172.17.0.0/16", "192.168.100.2", Some("J")),
+            ("172.17.0.0/16", "10.1.5.7", Some("L")),
+            // At J via L, but L only knows it through J: a loop.
+            ("172.18.0.0/16", "192.168.100.2", Some("J")),
+            // Via an address with no host: unresolved.
+            ("172.19.0.0/16", "10.0.0.77", None),
+        ],
+    );
+    let fib = compile_snapshot(&t).unwrap();
+    let j = table_of(&t, "z", "J");
+    for dst in ["172.16.1.1", "172.17.1.1"] {
+        match fib.lookup(j, ip(dst)) {
+            Some(Adjacency::Deliver { dst_mac, src_mac, path, .. }) => {
+                assert_eq!(*dst_mac, mac("00:00:7d:a2:34:11"), "{dst}");
+                assert_eq!(*src_mac, mac("00:01:42:cd:11:01"), "{dst}");
+                assert_eq!(path.hop_addrs(), &[ip("10.0.0.1"), ip("192.168.100.2")], "{dst}");
+            }
+            other => panic!("{dst}: {other:?}"),
+        }
+    }
+    assert_eq!(fib.lookup(j, ip("172.18.1.1")), Some(&Adjacency::Unreachable));
+    assert_eq!(fib.lookup(j, ip("172.19.1.1")), Some(&Adjacency::Unreachable));
+    let l = table_of(&t, "z", "L");
+    assert_eq!(fib.lookup(l, ip("172.18.1.1")), Some(&Adjacency::Unreachable));
+    assert_eq!(fib.lookup(l, ip("172.19.1.1")), Some(&Adjacency::Unreachable));
+    // Tenant y has none of these.
+    assert_eq!(fib.lookup(table_of(&t, "y", "Y"), ip("172.16.1.1")), None);
+}
+
+#[test]
+fn disabled_port_makes_its_hosts_unreachable() {
+    let mut t = topo("default.ron");
+    t.ports[1].enabled = false;
+    let fib = compile_snapshot(&t).unwrap();
+    assert!(!fib.ports[1].up);
+    assert!(fib.ports[0].up);
+    let j = table_of(&t, "z", "J");
+    assert_eq!(fib.lookup(j, ip("10.1.5.7")), Some(&Adjacency::Unreachable));
+    assert!(matches!(fib.lookup(j, ip("10.0.0.10")), Some(Adjacency::Deliver { .. })));
+    assert!(matches!(fib.lookup(j, ip("10.1.5.1")), Some(Adjacency::Local { .. })));
+}
