@@ -93,8 +93,45 @@ impl std::fmt::Debug for Lpm {
     }
 }
 
-/// Addresses resolved together by [`Lpm::lookup_batch`], stage by stage.
-const BATCH_GROUP: usize = 16;
+/// How many addresses ahead [`Lpm::lookup_batch`] prefetches for the next trie level.
+const PREFETCH_DISTANCE: usize = 8;
+/// Ring of in-flight entries in [`Lpm::lookup_batch`] (power of two > 3 * distance).
+const PIPELINE_SLOTS: usize = 32;
+
+/// The ply to read next for `entry`: its child, or the (cached) empty ply for a leaf.
+#[inline(always)]
+fn ply_of(entry: u32) -> usize {
+    if is_leaf(entry) {
+        EMPTY_PLY
+    } else {
+        (entry >> 1) as usize
+    }
+}
+
+/// `entry` itself when it is a leaf, else `next` (the entry read from its ply).
+#[inline(always)]
+fn descend(entry: u32, next: u32) -> u32 {
+    if is_leaf(entry) {
+        entry
+    } else {
+        next
+    }
+}
+
+/// Hints the CPU to fetch the cache line holding `entry`.
+#[inline(always)]
+fn prefetch(entry: &u32) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch is only a hint: it never faults and has no visible effect; the
+    // pointer comes from a valid reference and `sse` is part of the x86_64 baseline.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
+            (entry as *const u32).cast::<i8>(),
+        );
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = entry;
+}
 
 impl Lpm {
     /// Longest-prefix match of `addr` (host order); the leaf value of the best route.
@@ -120,48 +157,47 @@ impl Lpm {
 
     /// Looks up `addrs[i]` into `out[i]` for every `i < min(addrs.len(), out.len())`.
     ///
-    /// Addresses are resolved in groups, one trie level at a time for the whole group and
-    /// without data-dependent branches, so the cache misses of a group overlap instead of
-    /// following one another (as VPP's quad loop does).
+    /// A software pipeline (as VPP's quad loops and DPDK's lookup_bulk do): while address `i`
+    /// reads its root entry, the cache lines address `i + PREFETCH_DISTANCE` needs are being
+    /// prefetched, so the cache and TLB misses of many addresses overlap instead of following
+    /// one another. Each address goes through four steps `PREFETCH_DISTANCE` addresses apart:
+    /// prefetch root entry; read it and prefetch the level-2 entry; read that and prefetch the
+    /// level-3 entry; read that and decode. The steps are branch-free: an address resolved at
+    /// an upper level keeps its leaf and touches the (cached) empty ply.
     pub fn lookup_batch(&self, addrs: &[u32], out: &mut [Option<u32>]) {
+        const D: usize = PREFETCH_DISTANCE;
         let n = addrs.len().min(out.len());
-        let (addrs, out) = (&addrs[..n], &mut out[..n]);
-        let mut addr_groups = addrs.chunks_exact(BATCH_GROUP);
-        let mut out_groups = out.chunks_exact_mut(BATCH_GROUP);
-        for (a, o) in (&mut addr_groups).zip(&mut out_groups) {
-            let a: &[u32; BATCH_GROUP] = match a.try_into() {
-                Ok(a) => a,
-                Err(_) => unreachable!("chunks_exact yields full groups"),
-            };
-            let o: &mut [Option<u32>; BATCH_GROUP] = match o.try_into() {
-                Ok(o) => o,
-                Err(_) => unreachable!("chunks_exact_mut yields full groups"),
-            };
-            self.lookup_group(a, o);
-        }
-        for (a, o) in addr_groups.remainder().iter().zip(out_groups.into_remainder()) {
-            *o = self.lookup(*a);
-        }
-    }
-
-    /// One group of [`Lpm::lookup_batch`]: three stages over the whole group.
-    #[inline(always)]
-    fn lookup_group(&self, addrs: &[u32; BATCH_GROUP], out: &mut [Option<u32>; BATCH_GROUP]) {
         let segs = &*self.segments;
-        let mut entries = [0u32; BATCH_GROUP];
-        for (e, a) in entries.iter_mut().zip(addrs) {
-            *e = segs[(*a >> 24) as usize][ROOT_PLY][(*a >> 16) as u8 as usize];
-        }
-        for (e, a) in entries.iter_mut().zip(addrs) {
-            // A leaf found earlier reads the (cached) empty ply and is kept: no branch.
-            let ply = if is_leaf(*e) { EMPTY_PLY } else { (*e >> 1) as usize };
-            let next = segs[(*a >> 24) as usize][ply][(*a >> 8) as u8 as usize];
-            *e = if is_leaf(*e) { *e } else { next };
-        }
-        for ((e, a), o) in entries.iter().zip(addrs).zip(out.iter_mut()) {
-            let ply = if is_leaf(*e) { EMPTY_PLY } else { (*e >> 1) as usize };
-            let next = segs[(*a >> 24) as usize][ply][*a as u8 as usize];
-            *o = decode_final(if is_leaf(*e) { *e } else { next });
+        let mut pending = [NO_ROUTE; PIPELINE_SLOTS];
+        for j in 0..n + 3 * D {
+            if j < n {
+                let a = addrs[j];
+                prefetch(&segs[(a >> 24) as usize][ROOT_PLY][(a >> 16) as u8 as usize]);
+            }
+            if j >= D && j - D < n {
+                let i = j - D;
+                let a = addrs[i];
+                let seg = &segs[(a >> 24) as usize];
+                let e = seg[ROOT_PLY][(a >> 16) as u8 as usize];
+                pending[i % PIPELINE_SLOTS] = e;
+                prefetch(&seg[ply_of(e)][(a >> 8) as u8 as usize]);
+            }
+            if j >= 2 * D && j - 2 * D < n {
+                let i = j - 2 * D;
+                let a = addrs[i];
+                let seg = &segs[(a >> 24) as usize];
+                let e = pending[i % PIPELINE_SLOTS];
+                let e = descend(e, seg[ply_of(e)][(a >> 8) as u8 as usize]);
+                pending[i % PIPELINE_SLOTS] = e;
+                prefetch(&seg[ply_of(e)][a as u8 as usize]);
+            }
+            if j >= 3 * D {
+                let i = j - 3 * D;
+                let a = addrs[i];
+                let seg = &segs[(a >> 24) as usize];
+                let e = pending[i % PIPELINE_SLOTS];
+                out[i] = decode_final(descend(e, seg[ply_of(e)][a as u8 as usize]));
+            }
         }
     }
 
