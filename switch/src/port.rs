@@ -351,3 +351,106 @@ mod tests {
         assert_eq!(p.free_frames(), 8);
     }
 }
+
+/// The far ends of [`WirePorts`]: per port, frames (as bytes) waiting to be received and
+/// frames transmitted. Shared between a worker thread and a test thread, lock-free.
+#[derive(Debug)]
+pub struct Wires {
+    rx: Vec<crossbeam_queue::ArrayQueue<Vec<u8>>>,
+    tx: Vec<crossbeam_queue::ArrayQueue<Vec<u8>>>,
+}
+
+impl Wires {
+    /// Queues `frame` for reception on `port`; gives it back when the queue is full.
+    pub fn send(&self, port: PortId, frame: Vec<u8>) -> Result<(), Vec<u8>> {
+        match self.rx.get(port.index()) {
+            Some(q) => q.push(frame),
+            None => Err(frame),
+        }
+    }
+
+    /// The oldest frame transmitted on `port`.
+    pub fn recv(&self, port: PortId) -> Option<Vec<u8>> {
+        self.tx.get(port.index())?.pop()
+    }
+}
+
+/// A [`MemPorts`] whose rings are fed from and drained to [`Wires`], so a test thread can
+/// talk to a worker running on its own thread. For threaded tests only: it allocates one
+/// `Vec` per transmitted frame (the in-memory path benches use is [`MemPorts`]).
+#[derive(Debug)]
+pub struct WirePorts {
+    mem: MemPorts,
+    wires: std::sync::Arc<Wires>,
+}
+
+impl WirePorts {
+    /// `port_count` ports over `frame_count` frames; each wire queue holds `queue` frames.
+    pub fn new(port_count: usize, frame_count: usize, queue: usize) -> (WirePorts, std::sync::Arc<Wires>) {
+        let q = || (0..port_count).map(|_| crossbeam_queue::ArrayQueue::new(queue.max(1))).collect();
+        let wires = std::sync::Arc::new(Wires { rx: q(), tx: q() });
+        (WirePorts { mem: MemPorts::new(port_count, frame_count), wires: wires.clone() }, wires)
+    }
+
+    /// The underlying in-memory ports.
+    pub fn mem(&self) -> &MemPorts {
+        &self.mem
+    }
+}
+
+impl FrameBuf for WirePorts {
+    type Desc = MemDesc;
+    fn capacity(&self) -> usize {
+        self.mem.capacity()
+    }
+    fn len(&self, desc: &MemDesc) -> usize {
+        self.mem.len(desc)
+    }
+    fn data(&self, desc: &MemDesc) -> &[u8] {
+        self.mem.data(desc)
+    }
+    fn data_mut(&mut self, desc: &MemDesc) -> &mut [u8] {
+        self.mem.data_mut(desc)
+    }
+    fn set_len(&mut self, desc: &mut MemDesc, len: usize) -> bool {
+        self.mem.set_len(desc, len)
+    }
+}
+
+impl Ports for WirePorts {
+    fn port_count(&self) -> usize {
+        self.mem.port_count()
+    }
+
+    fn rx_burst(&mut self, port: PortId, out: &mut [MemDesc]) -> usize {
+        if let Some(q) = self.wires.rx.get(port.index()) {
+            while self.mem.rx_pending(port) < out.len() && self.mem.free_frames() > 0 {
+                let Some(frame) = q.pop() else { break };
+                // A frame longer than a buffer is lost like on a real wire (MTU).
+                let _ = self.mem.inject(port, &frame);
+            }
+        }
+        self.mem.rx_burst(port, out)
+    }
+
+    fn tx_burst(&mut self, port: PortId, frames: &[MemDesc]) -> usize {
+        let n = self.mem.tx_burst(port, frames);
+        if let Some(q) = self.wires.tx.get(port.index()) {
+            while let Some(bytes) = self.mem.pop_tx(port) {
+                // The test sizes the queue; a full queue loses the frame like a full link.
+                let _ = q.push(bytes);
+            }
+        }
+        n
+    }
+
+    fn recycle(&mut self, frames: &[MemDesc]) {
+        self.mem.recycle(frames)
+    }
+
+    fn alloc(&mut self) -> Option<MemDesc> {
+        self.mem.alloc()
+    }
+
+    fn service(&mut self) {}
+}

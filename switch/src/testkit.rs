@@ -68,6 +68,18 @@ impl TableBuilder {
         self
     }
 
+    /// Adds an adjacency without a route; returns its index for [`route_to`](Self::route_to).
+    pub fn adjacency(&mut self, adj: Adjacency) -> u32 {
+        self.adjacencies.push(adj);
+        (self.adjacencies.len() - 1) as u32
+    }
+
+    /// Adds `prefix -> adjacencies[index]` (many routes may share one adjacency).
+    pub fn route_to(&mut self, prefix: Ipv4Prefix, index: u32) -> &mut Self {
+        self.routes.push((prefix, index));
+        self
+    }
+
     /// Builds the table (and its compiled LPM).
     pub fn build(self, tenant: TenantId, router: RouterId) -> RouterTable {
         let mut t = LpmTable::from_routes(self.routes);

@@ -2,26 +2,17 @@
 //! every frame (including the IPv4 header checksum) and fills the frame's [`Meta`]. Frames
 //! that are neither, or malformed, get a drop verdict here.
 
-use super::{Batch, DropReason, Ingress, Meta, L3};
+use super::{Batch, DropReason, Meta, L3};
 use crate::port::FrameBuf;
 use crate::stats::WorkerCounters;
 use crate::wire::{arp, ethernet, ipv4};
 
 /// Parses frames `0..batch.len`.
 pub fn run<B: FrameBuf>(buf: &mut B, batch: &mut Batch<B::Desc>, counters: &mut WorkerCounters) {
-    let port = match batch.ingress {
-        Ingress::Port(p) => Some(p),
-        Ingress::Router(_) => None,
-    };
+    let _ = counters;
     for i in 0..batch.len {
         let data = buf.data(&batch.desc[i]);
-        let meta = &mut batch.meta[i];
-        parse_frame(data, meta);
-        if let Some(p) = port {
-            if meta.dst_mac == rib::MacAddr::BROADCAST {
-                counters.port_mut(p.index()).rx_broadcast += 1;
-            }
-        }
+        parse_frame(data, &mut batch.meta[i]);
     }
 }
 
