@@ -1,0 +1,287 @@
+//! pktgen's own compact AF_XDP sockets (xsk-rs): a transmitter that fills frames in place and keeps
+//! the completion ring drained, and a receiver that keeps the fill ring topped up. Each has its own
+//! UMEM; a batch of frames goes per ring operation and per syscall (copy mode sends up to 32 per kick).
+
+use super::PktgenError;
+use std::num::NonZeroU32;
+use xsk_rs::config::{
+    BindFlags, FrameSize, Interface, LibxdpFlags, QueueSize, SocketConfig, UmemConfig, XdpFlags,
+};
+use xsk_rs::umem::frame::DataMut;
+use xsk_rs::{CompQueue, FillQueue, FrameDesc, RxQueue, Socket, TxQueue, Umem};
+
+/// Frames handled per ring operation.
+pub const BATCH: usize = 64;
+/// UMEM frame size: fits a 1514-byte frame after the XDP headroom.
+const FRAME_SIZE: u32 = 2048;
+/// Frames per UMEM; also the ring sizes, so a produce never finds its ring full.
+const FRAMES: u32 = 4096;
+
+/// Which XDP attach mode the receive program uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum XdpMode {
+    /// Native (driver) mode if the device takes it, else generic.
+    Auto,
+    Native,
+    Generic,
+}
+
+fn xsk_err(dev: &str, what: &str, e: impl std::error::Error) -> PktgenError {
+    let mut msg = format!("{what}: {e}");
+    let mut src = e.source();
+    while let Some(s) = src {
+        msg.push_str(&format!(": {s}"));
+        src = s.source();
+    }
+    PktgenError::Xsk { dev: dev.to_string(), msg }
+}
+
+fn new_umem(dev: &str) -> Result<(Umem, Vec<FrameDesc>), PktgenError> {
+    let qs = |n| QueueSize::new(n).map_err(|e| xsk_err(dev, "queue size", e));
+    let config = UmemConfig::builder()
+        .frame_size(FrameSize::new(FRAME_SIZE).map_err(|e| xsk_err(dev, "frame size", e))?)
+        .fill_queue_size(qs(FRAMES)?)
+        .comp_queue_size(qs(FRAMES)?)
+        .build()
+        .map_err(|e| xsk_err(dev, "UMEM config", e))?;
+    let count = NonZeroU32::new(FRAMES).ok_or_else(|| PktgenError::Xsk {
+        dev: dev.to_string(),
+        msg: "zero frames".into(),
+    })?;
+    Umem::new(config, count, false).map_err(|e| xsk_err(dev, "creating the UMEM", e))
+}
+
+fn interface(dev: &str) -> Result<Interface, PktgenError> {
+    dev.parse().map_err(|_| PktgenError::BadArgument { what: "device name", value: dev.to_string() })
+}
+
+/// The transmitting socket.
+pub struct TxPort {
+    dev: String,
+    umem: Umem,
+    tx: TxQueue,
+    cq: CompQueue,
+    _rx: RxQueue,
+    _fq: FillQueue,
+    free: Vec<FrameDesc>,
+    batch: Vec<FrameDesc>,
+    in_flight: usize,
+}
+
+impl TxPort {
+    /// Binds a TX socket on `dev` queue `queue` in the calling thread's namespace. No XDP program
+    /// is attached (a transmit-only socket needs none), so the device's kernel stack keeps
+    /// working: ARP, routes and everything else are untouched.
+    pub fn open(dev: &str, queue: u32) -> Result<Self, PktgenError> {
+        let (umem, descs) = new_umem(dev)?;
+        let qs = |n| QueueSize::new(n).map_err(|e| xsk_err(dev, "queue size", e));
+        let config = SocketConfig::builder()
+            .tx_queue_size(qs(FRAMES)?)
+            .rx_queue_size(qs(BATCH as u32)?)
+            .libxdp_flags(LibxdpFlags::XSK_LIBXDP_FLAGS_INHIBIT_PROG_LOAD)
+            .build();
+        // SAFETY: the UMEM is new and not shared, so the INHIBIT/double-free caveat does not apply.
+        let (tx, rx, rings) = unsafe { Socket::new(config, &umem, &interface(dev)?, queue) }
+            .map_err(|e| xsk_err(dev, &format!("binding an AF_XDP TX socket on queue {queue}"), e))?;
+        let (fq, cq) = rings.ok_or_else(|| PktgenError::Xsk {
+            dev: dev.to_string(),
+            msg: "no fill/completion rings returned".into(),
+        })?;
+        Ok(TxPort {
+            dev: dev.to_string(),
+            umem,
+            tx,
+            cq,
+            _rx: rx,
+            _fq: fq,
+            free: descs,
+            batch: Vec::with_capacity(BATCH),
+            in_flight: 0,
+        })
+    }
+
+    pub fn device(&self) -> &str {
+        &self.dev
+    }
+
+    /// Frames free for writing.
+    pub fn free_frames(&self) -> usize {
+        self.free.len()
+    }
+
+    /// Frames handed to the kernel and not yet completed.
+    pub fn in_flight(&self) -> usize {
+        self.in_flight
+    }
+
+    /// Takes completed frames back from the completion ring.
+    pub fn reclaim(&mut self) {
+        let mut scratch = [FrameDesc::default(); BATCH * 4];
+        loop {
+            // SAFETY: the completion ring hands back frames of this UMEM that the kernel is done with.
+            let n = unsafe { self.cq.consume(&mut scratch) };
+            self.free.extend_from_slice(&scratch[..n]);
+            self.in_flight -= n.min(self.in_flight);
+            if n < scratch.len() {
+                break;
+            }
+        }
+    }
+
+    /// Writes up to `max` (≤ [`BATCH`]) frames with `write` and puts them on the TX ring. `write`
+    /// gets each frame's data segment (its padding is zero) and returns false to stop early.
+    /// Returns the number of frames queued.
+    pub fn send_batch(&mut self, max: usize, mut write: impl FnMut(&mut DataMut<'_>) -> bool) -> usize {
+        let n = max.min(BATCH).min(self.free.len());
+        self.batch.clear();
+        for _ in 0..n {
+            let Some(mut desc) = self.free.pop() else { break };
+            // SAFETY: `desc` came from this UMEM's free list: the kernel holds no reference to it.
+            let mut data = unsafe { self.umem.data_mut(&mut desc) };
+            if !write(&mut data) {
+                self.free.push(desc);
+                break;
+            }
+            self.batch.push(desc);
+        }
+        // SAFETY: every descriptor belongs to this UMEM and was just written; it is not reused until
+        // the completion ring returns it.
+        let queued = unsafe { self.tx.produce(&self.batch) };
+        // The TX ring has as many slots as the UMEM has frames, so it cannot be full; if it ever
+        // were, the unqueued frames go back to the free list.
+        if queued < self.batch.len() {
+            self.free.extend_from_slice(&self.batch[queued..]);
+        }
+        self.batch.clear();
+        self.in_flight += queued;
+        queued
+    }
+
+    /// Asks the kernel to transmit what is on the TX ring (one syscall; copy mode sends up to
+    /// 32 frames per call). Does nothing when no frame is in flight.
+    pub fn kick(&mut self) -> Result<(), PktgenError> {
+        if self.in_flight == 0 {
+            return Ok(());
+        }
+        self.tx.wakeup().map_err(|e| xsk_err(&self.dev, "TX wakeup", e))
+    }
+
+    /// Kernel counters of the socket: TX descriptors found invalid.
+    pub fn tx_invalid_descs(&self) -> u64 {
+        self.tx.fd().xdp_statistics().map(|s| s.tx_invalid_descs()).unwrap_or(0)
+    }
+}
+
+/// The receiving socket.
+pub struct RxPort {
+    dev: String,
+    umem: Umem,
+    rx: RxQueue,
+    fq: FillQueue,
+    _tx: TxQueue,
+    _cq: CompQueue,
+    descs: Vec<FrameDesc>,
+    mode: &'static str,
+}
+
+impl RxPort {
+    /// Binds an RX socket on `dev` queue `queue` (calling thread's namespace), attaching libxdp's
+    /// redirect program in `mode`, and fills the fill ring with every frame.
+    pub fn open(dev: &str, queue: u32, mode: XdpMode) -> Result<Self, PktgenError> {
+        let attempts: &[(XdpFlags, &'static str)] = match mode {
+            XdpMode::Auto => &[(XdpFlags::XDP_FLAGS_DRV_MODE, "native"), (XdpFlags::XDP_FLAGS_SKB_MODE, "generic")],
+            XdpMode::Native => &[(XdpFlags::XDP_FLAGS_DRV_MODE, "native")],
+            XdpMode::Generic => &[(XdpFlags::XDP_FLAGS_SKB_MODE, "generic")],
+        };
+        let mut last_err = None;
+        for &(flags, name) in attempts {
+            match Self::open_with(dev, queue, flags, name) {
+                Ok(port) => return Ok(port),
+                Err(e) => last_err = Some(e),
+            }
+        }
+        Err(last_err.unwrap_or_else(|| PktgenError::Xsk { dev: dev.to_string(), msg: "no XDP mode".into() }))
+    }
+
+    fn open_with(dev: &str, queue: u32, flags: XdpFlags, mode: &'static str) -> Result<Self, PktgenError> {
+        let (umem, descs) = new_umem(dev)?;
+        let qs = |n| QueueSize::new(n).map_err(|e| xsk_err(dev, "queue size", e));
+        let config = SocketConfig::builder()
+            .rx_queue_size(qs(FRAMES)?)
+            .tx_queue_size(qs(BATCH as u32)?)
+            .xdp_flags(flags | XdpFlags::XDP_FLAGS_UPDATE_IF_NOEXIST)
+            .bind_flags(BindFlags::XDP_USE_NEED_WAKEUP)
+            .build();
+        // SAFETY: the UMEM is new and not shared.
+        let (tx, rx, rings) = unsafe { Socket::new(config, &umem, &interface(dev)?, queue) }.map_err(|e| {
+            xsk_err(dev, &format!("binding an AF_XDP RX socket on queue {queue} ({mode} XDP)"), e)
+        })?;
+        let (mut fq, cq) = rings.ok_or_else(|| PktgenError::Xsk {
+            dev: dev.to_string(),
+            msg: "no fill/completion rings returned".into(),
+        })?;
+        // SAFETY: all frames of the new UMEM are free; the fill ring has room for every one.
+        let filled = unsafe { fq.produce(&descs) };
+        if filled != descs.len() {
+            return Err(PktgenError::Xsk { dev: dev.to_string(), msg: format!("fill ring took {filled} frames") });
+        }
+        Ok(RxPort {
+            dev: dev.to_string(),
+            umem,
+            rx,
+            fq,
+            _tx: tx,
+            _cq: cq,
+            descs: vec![FrameDesc::default(); BATCH],
+            mode,
+        })
+    }
+
+    pub fn device(&self) -> &str {
+        &self.dev
+    }
+
+    /// "native" or "generic".
+    pub fn xdp_mode(&self) -> &'static str {
+        self.mode
+    }
+
+    /// Receives up to one batch, calls `each` on every frame, and gives the frames back to the
+    /// fill ring. Returns the number of frames.
+    pub fn poll(&mut self, mut each: impl FnMut(&[u8])) -> usize {
+        // SAFETY: the descriptors are scratch space the RX ring writes into.
+        let n = unsafe { self.rx.consume(&mut self.descs) };
+        if n == 0 {
+            if self.fq.needs_wakeup() {
+                let _ = self.fq.wakeup(self.rx.fd_mut(), 0);
+            }
+            return 0;
+        }
+        for d in &self.descs[..n] {
+            // SAFETY: the RX ring handed us this frame of our UMEM; the kernel does not touch it
+            // until we put it back on the fill ring below.
+            let data = unsafe { self.umem.data(d) };
+            each(data.contents());
+        }
+        // SAFETY: the frames were consumed above and are no longer read; the fill ring has room
+        // for them since they came out of the UMEM it was filled from.
+        unsafe { self.fq.produce(&self.descs[..n]) };
+        if self.fq.needs_wakeup() {
+            let _ = self.fq.wakeup(self.rx.fd_mut(), 0);
+        }
+        n
+    }
+
+    /// Waits up to `timeout_ms` for frames (poll(2)); for idle periods.
+    pub fn wait(&mut self, timeout_ms: i32) {
+        let _ = self.rx.poll(timeout_ms);
+    }
+
+    /// Kernel counters: (rx_dropped, rx_ring_full, fill_ring_empty).
+    pub fn xdp_stats(&self) -> (u64, u64, u64) {
+        match self.rx.fd().xdp_statistics() {
+            Ok(s) => (s.rx_dropped(), s.rx_ring_full(), s.rx_fill_ring_empty_descs()),
+            Err(_) => (0, 0, 0),
+        }
+    }
+}
