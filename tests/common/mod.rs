@@ -254,6 +254,9 @@ impl Capture {
         while !*ready.lock().unwrap_or_else(|e| e.into_inner()) && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(20));
         }
+        let listening = *ready.lock().unwrap_or_else(|e| e.into_inner());
+        // A capture that never started would make "saw nothing" assertions vacuous.
+        assert!(listening, "tcpdump in {ns} did not start listening within 5 s");
         std::thread::sleep(Duration::from_millis(100));
         Capture { child, lines }
     }
