@@ -95,6 +95,8 @@ impl std::fmt::Debug for Lpm {
 
 /// How many addresses ahead [`Lpm::lookup_batch`] prefetches for the next trie level.
 const PREFETCH_DISTANCE: usize = 8;
+/// Batches shorter than this are looked up one address at a time (no pipeline to fill).
+const SHORT_BATCH: usize = 4;
 /// Ring of in-flight entries in [`Lpm::lookup_batch`] (power of two > 3 * distance).
 const PIPELINE_SLOTS: usize = 32;
 
@@ -167,6 +169,12 @@ impl Lpm {
     pub fn lookup_batch(&self, addrs: &[u32], out: &mut [Option<u32>]) {
         const D: usize = PREFETCH_DISTANCE;
         let n = addrs.len().min(out.len());
+        if n < SHORT_BATCH {
+            for (a, o) in addrs[..n].iter().zip(&mut out[..n]) {
+                *o = self.lookup(*a);
+            }
+            return;
+        }
         let segs = &*self.segments;
         let mut pending = [NO_ROUTE; PIPELINE_SLOTS];
         for j in 0..n + 3 * D {

@@ -342,3 +342,28 @@ fn short_prefixes_span_segments_and_uniform_segments_are_shared() {
     assert_identical(&lpm, &from_scratch(&table));
     assert_eq!(before.lookup(ip("64.0.0.0")), Some(2));
 }
+
+#[test]
+fn batch_of_every_length_matches_single_lookups() {
+    let mut rng = StdRng::seed_from_u64(99);
+    let routes: Vec<(Ipv4Prefix, u32)> = (0..2_000).map(|i| (random_prefix(&mut rng), i)).collect();
+    let lpm = LpmTable::from_routes(routes.iter().copied()).compile();
+    let prefixes: Vec<Ipv4Prefix> = routes.iter().map(|(p, _)| *p).collect();
+    let addrs = random_addrs(&mut rng, &prefixes, 100);
+    let addrs = &addrs[addrs.len() - 100..];
+    for n in 0..=60 {
+        // `out` longer than `addrs`: the extra slots must stay untouched.
+        let mut out = vec![Some(u32::MAX); n + 3];
+        lpm.lookup_batch(&addrs[..n], &mut out);
+        for i in 0..n {
+            assert_eq!(out[i], lpm.lookup(addrs[i]), "batch of {n}, address {i}");
+        }
+        assert!(out[n..].iter().all(|o| *o == Some(u32::MAX)));
+        // `out` shorter than `addrs`: only `out.len()` lookups.
+        let mut short = vec![None; n / 2];
+        lpm.lookup_batch(&addrs[..n], &mut short);
+        for (i, o) in short.iter().enumerate() {
+            assert_eq!(*o, lpm.lookup(addrs[i]));
+        }
+    }
+}
