@@ -200,13 +200,6 @@ impl TenantCtx {
         Origin::Static { router: s.router.index().wrapping_sub(base) as u16, next_hop: s.next_hop }
     }
 
-    /// The local index of a global router of this tenant.
-    pub(crate) fn local(&self, r: RouterId) -> Option<usize> {
-        let base = self.routers.first()?.index();
-        let l = r.index().checked_sub(base)?;
-        (l < self.routers.len()).then_some(l)
-    }
-
     /// Adds a static route's origin.
     pub(crate) fn add_static(&mut self, s: &StaticRoute) {
         let o = Self::static_origin(self.routers.first().map(|r| r.index()).unwrap_or(0), s);

@@ -1,5 +1,7 @@
 //! Tests of route computation and FIB compilation on the committed topologies.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use super::compile::compile_snapshot;
 use crate::fib::{Adjacency, FibSnapshot, PortKind};
 use crate::topology::{self, schema::StaticRouteConfig, Topology};

@@ -8,6 +8,8 @@
 
 pub mod compile;
 pub mod spf;
+mod thread;
+mod views;
 
 pub use compile::compile_snapshot;
 
@@ -129,8 +131,14 @@ impl RibHandle {
     /// Starts the RIB thread on a validated topology; the first snapshot is published before
     /// this returns.
     pub fn spawn(topology: Topology) -> Result<RibHandle, RibError> {
-        let _ = topology;
-        unimplemented!("RIB thread")
+        let state = thread::RibThread::new(topology)?;
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let handle = RibHandle { tx, fib: state.fib(), topology: state.shared_topology() };
+        std::thread::Builder::new()
+            .name("rib".into())
+            .spawn(move || state.run(rx))
+            .map_err(|e| RibError::Invalid(format!("cannot start the RIB thread: {e}")))?;
+        Ok(handle)
     }
 
     /// The FIB cell the workers read.
@@ -148,28 +156,43 @@ impl RibHandle {
         self.topology.load_full()
     }
 
+    /// Sends a command built around a fresh reply channel and waits for the answer.
+    fn request<T>(
+        &self,
+        make: impl FnOnce(crossbeam_channel::Sender<T>) -> RibCommand,
+    ) -> Result<T, RibError> {
+        let (reply, answer) = crossbeam_channel::bounded(1);
+        self.tx.send(make(reply)).map_err(|_| RibError::Stopped)?;
+        answer.recv().map_err(|_| RibError::Stopped)
+    }
+
+    /// Adds a static route (`ip route`); when this returns Ok the new snapshot is published.
     pub fn add_route(&self, tenant: &str, prefix: Ipv4Prefix, next_hop: Ipv4Addr) -> Result<(), RibError> {
-        let _ = (tenant, prefix, next_hop);
-        unimplemented!()
+        self.request(|reply| RibCommand::AddRoute { tenant: tenant.to_string(), prefix, next_hop, reply })?
     }
+    /// Removes a static route (`no ip route`).
     pub fn remove_route(&self, tenant: &str, prefix: Ipv4Prefix, next_hop: Ipv4Addr) -> Result<(), RibError> {
-        let _ = (tenant, prefix, next_hop);
-        unimplemented!()
+        self.request(|reply| RibCommand::RemoveRoute { tenant: tenant.to_string(), prefix, next_hop, reply })?
     }
+    /// `shutdown` / `no shutdown` of a port.
     pub fn set_port_enabled(&self, port: &str, enabled: bool) -> Result<(), RibError> {
-        let _ = (port, enabled);
-        unimplemented!()
+        self.request(|reply| RibCommand::SetPortEnabled { port: port.to_string(), enabled, reply })?
     }
+    /// Adds a host to a tenant (validated like the file).
+    pub fn add_host(&self, tenant: &str, host: crate::topology::schema::HostConfig) -> Result<(), RibError> {
+        self.request(|reply| RibCommand::AddHost { tenant: tenant.to_string(), host, reply })?
+    }
+    /// Routes of every router of the tenant (router by router, sorted by prefix).
     pub fn routes(&self, tenant: &str) -> Result<Vec<RouteView>, RibError> {
-        let _ = tenant;
-        unimplemented!()
+        self.request(|reply| RibCommand::Routes { tenant: tenant.to_string(), reply })?
     }
+    /// Neighbour (ARP) entries of every router of the tenant.
     pub fn neighbours(&self, tenant: &str) -> Result<Vec<NeighbourView>, RibError> {
-        let _ = tenant;
-        unimplemented!()
+        self.request(|reply| RibCommand::Neighbours { tenant: tenant.to_string(), reply })?
     }
+    /// The running configuration (file form).
     pub fn running_config(&self) -> Result<TopologyFile, RibError> {
-        unimplemented!()
+        self.request(|reply| RibCommand::RunningConfig { reply })
     }
     /// Stops the thread (workers keep the last snapshot).
     pub fn shutdown(&self) {
@@ -179,3 +202,6 @@ impl RibHandle {
 
 #[cfg(test)]
 mod compile_tests;
+
+#[cfg(test)]
+mod thread_tests;

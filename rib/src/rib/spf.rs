@@ -93,6 +93,7 @@ impl Spf {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::types::RouterId;

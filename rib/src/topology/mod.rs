@@ -169,6 +169,71 @@ impl Topology {
         self.tenants.iter().map(|t| t.static_routes.len()).sum()
     }
 
+    /// Adds a static route to the running configuration (file and resolved form); the holding
+    /// router defaults to the one with an interface on the next hop's subnet. Errors name
+    /// the offending field (`router`, `next_hop`) and say why. An identical route is not added
+    /// twice (returns the existing one).
+    pub fn add_static_route(
+        &mut self,
+        tenant: TenantId,
+        route: schema::StaticRouteConfig,
+    ) -> Result<StaticRoute, (&'static str, String)> {
+        let t = self.tenants.get(tenant.index()).ok_or(("tenant", format!("no tenant id {}", tenant.0)))?;
+        let r = resolve_static_route(t, &self.routers, &route)?;
+        if !t.static_routes.contains(&r) {
+            self.tenants[tenant.index()].static_routes.push(r);
+            self.file.tenants[tenant.index()].static_routes.push(route);
+        }
+        Ok(r)
+    }
+
+    /// Removes the static route `prefix` via `next_hop` of `tenant` (any holding router).
+    pub fn remove_static_route(
+        &mut self,
+        tenant: TenantId,
+        prefix: Ipv4Prefix,
+        next_hop: Ipv4Addr,
+    ) -> Option<StaticRoute> {
+        let t = self.tenants.get_mut(tenant.index())?;
+        let i = t.static_routes.iter().position(|r| r.prefix == prefix && r.next_hop == next_hop)?;
+        let removed = t.static_routes.remove(i);
+        let f = &mut self.file.tenants[tenant.index()].static_routes;
+        if let Some(j) = f.iter().position(|r| r.prefix == prefix && r.next_hop == next_hop) {
+            f.remove(j);
+        }
+        Some(removed)
+    }
+
+    /// Sets a port's administrative state (file and resolved form).
+    pub fn set_port_enabled(&mut self, port: PortId, enabled: bool) -> bool {
+        match (self.ports.get_mut(port.index()), self.file.ports.get_mut(port.index())) {
+            (Some(p), Some(f)) => {
+                p.enabled = enabled;
+                f.enabled = enabled;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Adds a host to `tenant` and validates the whole result (the topology is unchanged on
+    /// error).
+    pub fn add_host(&mut self, tenant: TenantId, host: schema::HostConfig) -> Result<(), TopologyError> {
+        let mut file = self.file.clone();
+        let t = file.tenants.get_mut(tenant.index()).ok_or_else(|| TopologyError {
+            file: PathBuf::from("<running>"),
+            line: 0,
+            field: "tenant".into(),
+            message: format!("no tenant id {}", tenant.0),
+        })?;
+        t.hosts.push(host);
+        let path = self.path.clone();
+        let mut next = Topology::from_file(file)?;
+        next.path = path;
+        *self = next;
+        Ok(())
+    }
+
     /// What `vnswitch check` prints: counts of everything, one tenant per line.
     pub fn summary(&self) -> String {
         let mut s = String::new();

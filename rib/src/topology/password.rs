@@ -98,6 +98,7 @@ pub fn verify_password(password: &str, stored: &str) -> bool {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

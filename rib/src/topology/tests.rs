@@ -1,5 +1,7 @@
 //! Tests of topology loading, validation errors (line and field), robustness and saving.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use super::*;
 use crate::types::{PortId, RouterId, TenantId};
 use rand::{Rng, SeedableRng};

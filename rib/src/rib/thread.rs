@@ -1,0 +1,221 @@
+//! The RIB thread's loop: takes every pending [`RibCommand`], applies them to its routing
+//! state (only the prefixes or tenants they touch), publishes one new FIB snapshot with
+//! generation + 1 and the updated running topology, then answers each command.
+
+use super::compile::{RibState, TenantRib};
+use super::views::{neighbour_views, route_views};
+use super::{RibCommand, RibError};
+use crate::fib::FibSnapshot;
+use crate::snapshot::FibCell;
+use crate::topology::schema::{HostConfig, StaticRouteConfig};
+use crate::topology::{PortBinding, Topology};
+use crate::types::{Ipv4Prefix, TenantId};
+use arc_swap::ArcSwap;
+use crossbeam_channel::{Receiver, Sender};
+use std::net::Ipv4Addr;
+use std::sync::Arc;
+
+/// A change command's reply channel and the answer it will get once published.
+type PendingReply = (Sender<Result<(), RibError>>, Result<(), RibError>);
+
+/// State owned by the RIB thread.
+pub(crate) struct RibThread {
+    topology: Topology,
+    state: RibState,
+    generation: u64,
+    fib: Arc<FibCell>,
+    shared_topology: Arc<ArcSwap<Topology>>,
+    /// Routes changed since the last publication.
+    fib_dirty: bool,
+    /// Running configuration changed since the last publication.
+    topology_dirty: bool,
+    /// Answers held until the changes they report are published.
+    pending: Vec<PendingReply>,
+}
+
+impl RibThread {
+    /// Computes the first snapshot (generation 1); returns the thread state, the FIB cell
+    /// and the shared topology.
+    pub(crate) fn new(topology: Topology) -> Result<RibThread, RibError> {
+        let mut state = RibState::build(&topology);
+        let snap: FibSnapshot = state.snapshot(&topology, 1)?;
+        let fib = Arc::new(FibCell::new(Arc::new(snap)));
+        let shared_topology = Arc::new(ArcSwap::from_pointee(topology.clone()));
+        Ok(RibThread {
+            topology,
+            state,
+            generation: 1,
+            fib,
+            shared_topology,
+            fib_dirty: false,
+            topology_dirty: false,
+            pending: Vec::new(),
+        })
+    }
+
+    pub(crate) fn fib(&self) -> Arc<FibCell> {
+        self.fib.clone()
+    }
+
+    pub(crate) fn shared_topology(&self) -> Arc<ArcSwap<Topology>> {
+        self.shared_topology.clone()
+    }
+
+    /// Runs until `Shutdown` or until every sender is gone.
+    pub(crate) fn run(mut self, rx: Receiver<RibCommand>) {
+        while let Ok(first) = rx.recv() {
+            let mut stop = self.handle(first);
+            // Batch: everything already queued goes into the same publication.
+            while !stop {
+                match rx.try_recv() {
+                    Ok(cmd) => stop = self.handle(cmd),
+                    Err(_) => break,
+                }
+            }
+            self.flush();
+            if stop {
+                return;
+            }
+        }
+        self.flush();
+    }
+
+    /// Applies one command; true for `Shutdown`.
+    fn handle(&mut self, cmd: RibCommand) -> bool {
+        match cmd {
+            RibCommand::AddRoute { tenant, prefix, next_hop, reply } => {
+                let r = self.add_route(&tenant, prefix, next_hop);
+                self.pending.push((reply, r));
+            }
+            RibCommand::RemoveRoute { tenant, prefix, next_hop, reply } => {
+                let r = self.remove_route(&tenant, prefix, next_hop);
+                self.pending.push((reply, r));
+            }
+            RibCommand::SetPortEnabled { port, enabled, reply } => {
+                let r = self.set_port_enabled(&port, enabled);
+                self.pending.push((reply, r));
+            }
+            RibCommand::AddHost { tenant, host, reply } => {
+                let r = self.add_host(&tenant, host);
+                self.pending.push((reply, r));
+            }
+            // Reads see every change made before them.
+            RibCommand::Routes { tenant, reply } => {
+                self.flush();
+                let r = self
+                    .tenant(&tenant)
+                    .map(|t| route_views(&self.topology, &self.state.tenants[t.index()].ctx));
+                let _ = reply.send(r);
+            }
+            RibCommand::Neighbours { tenant, reply } => {
+                self.flush();
+                let r = self
+                    .tenant(&tenant)
+                    .map(|t| neighbour_views(&self.topology, &self.state.tenants[t.index()].ctx));
+                let _ = reply.send(r);
+            }
+            RibCommand::RunningConfig { reply } => {
+                self.flush();
+                let _ = reply.send(self.topology.file.clone());
+            }
+            RibCommand::Shutdown => return true,
+        }
+        false
+    }
+
+    /// Publishes the new snapshot and topology if anything changed, then answers.
+    fn flush(&mut self) {
+        if self.fib_dirty {
+            match self.state.snapshot(&self.topology, self.generation + 1) {
+                Ok(snap) => {
+                    self.generation += 1;
+                    self.fib.store(Arc::new(snap));
+                }
+                Err(e) => {
+                    for (_, r) in &mut self.pending {
+                        if r.is_ok() {
+                            *r = Err(e.clone());
+                        }
+                    }
+                }
+            }
+            self.fib_dirty = false;
+        }
+        if self.topology_dirty {
+            self.shared_topology.store(Arc::new(self.topology.clone()));
+            self.topology_dirty = false;
+        }
+        for (reply, r) in self.pending.drain(..) {
+            let _ = reply.send(r);
+        }
+    }
+
+    fn tenant(&self, name: &str) -> Result<TenantId, RibError> {
+        self.topology
+            .tenant_by_name(name)
+            .map(|t| t.id)
+            .ok_or_else(|| RibError::NoSuchTenant(name.to_string()))
+    }
+
+    fn add_route(&mut self, tenant: &str, prefix: Ipv4Prefix, next_hop: Ipv4Addr) -> Result<(), RibError> {
+        let tid = self.tenant(tenant)?;
+        let cfg = StaticRouteConfig { prefix, next_hop, router: None };
+        let before = self.topology.tenants[tid.index()].static_routes.len();
+        let route = self.topology.add_static_route(tid, cfg).map_err(|(field, message)| match field {
+            "next_hop" => RibError::NextHopUnreachable(next_hop),
+            _ => RibError::Invalid(message),
+        })?;
+        if self.topology.tenants[tid.index()].static_routes.len() == before {
+            return Ok(()); // already present
+        }
+        let rib = &mut self.state.tenants[tid.index()];
+        rib.ctx.add_static(&route);
+        rib.update_prefix(&self.topology, prefix);
+        self.fib_dirty = true;
+        self.topology_dirty = true;
+        Ok(())
+    }
+
+    fn remove_route(&mut self, tenant: &str, prefix: Ipv4Prefix, next_hop: Ipv4Addr) -> Result<(), RibError> {
+        let tid = self.tenant(tenant)?;
+        let route = self
+            .topology
+            .remove_static_route(tid, prefix, next_hop)
+            .ok_or(RibError::NoSuchRoute(prefix, next_hop))?;
+        let rib = &mut self.state.tenants[tid.index()];
+        rib.ctx.remove_static(&route);
+        rib.update_prefix(&self.topology, prefix);
+        self.fib_dirty = true;
+        self.topology_dirty = true;
+        Ok(())
+    }
+
+    fn set_port_enabled(&mut self, port: &str, enabled: bool) -> Result<(), RibError> {
+        let p = self.topology.port_by_name(port).ok_or_else(|| RibError::NoSuchPort(port.to_string()))?;
+        if p.enabled == enabled {
+            return Ok(());
+        }
+        let (id, binding) = (p.id, p.binding.clone());
+        self.topology.set_port_enabled(id, enabled);
+        if let PortBinding::Access { tenant, .. } = binding {
+            // Hosts behind the port change in every table of its tenant (rare: rebuild it).
+            let t = &self.topology.tenants[tenant.index()];
+            self.state.tenants[tenant.index()] = TenantRib::build(&self.topology, t);
+        }
+        self.fib_dirty = true;
+        self.topology_dirty = true;
+        Ok(())
+    }
+
+    fn add_host(&mut self, tenant: &str, host: HostConfig) -> Result<(), RibError> {
+        let tid = self.tenant(tenant)?;
+        self.topology
+            .add_host(tid, host)
+            .map_err(|e| RibError::Invalid(format!("{}: {}", e.field, e.message)))?;
+        // Host indices shift for later tenants: rebuild everything (rare).
+        self.state = RibState::build(&self.topology);
+        self.fib_dirty = true;
+        self.topology_dirty = true;
+        Ok(())
+    }
+}
