@@ -21,9 +21,10 @@ impl TokenBucket {
         TokenBucket { rate_pps, burst, credit: u128::from(burst) * NS_PER_SEC, last_ns: now_ns }
     }
 
-    /// The default burst for a rate: about 1 ms worth of packets, between 1 and `batch`.
+    /// The default burst for a rate: 10 ms worth of packets and at least one batch, so a thread
+    /// preempted for a few milliseconds catches up (in batches) instead of losing its rate.
     pub fn default_burst(rate_pps: u64, batch: u64) -> u64 {
-        (rate_pps / 1000).clamp(1, batch.max(1))
+        (rate_pps / 100).max(batch).max(1)
     }
 
     /// Whether the bucket limits anything.
@@ -118,9 +119,10 @@ mod tests {
     }
 
     #[test]
-    fn default_burst_is_about_a_millisecond() {
-        assert_eq!(TokenBucket::default_burst(10, 64), 1);
-        assert_eq!(TokenBucket::default_burst(32_000, 64), 32);
-        assert_eq!(TokenBucket::default_burst(10_000_000, 64), 64);
+    fn default_burst_is_ten_milliseconds_or_a_batch() {
+        assert_eq!(TokenBucket::default_burst(10, 64), 64);
+        assert_eq!(TokenBucket::default_burst(32_000, 64), 320);
+        assert_eq!(TokenBucket::default_burst(10_000_000, 64), 100_000);
+        assert_eq!(TokenBucket::default_burst(10, 0), 1);
     }
 }
