@@ -124,7 +124,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         }
     }
 
-    let workers = crate::app::workers::spawn(&rib, port_sets, &cores, stop.clone(), args.ports)?;
+    let workers = crate::app::workers::spawn(&topo, rib.fib(), port_sets, &cores, args.ports)?;
 
     let telnet_addr = args.telnet.clone().unwrap_or_else(|| topo.file.shell.telnet.clone());
     let shell = crate::app::front::start(&rib, &workers, &telnet_addr, !args.no_console, stop.clone())?;
@@ -168,28 +168,36 @@ mod workers {
         pub reader: StatsReader,
         pub port_names: Vec<String>,
         pub cores: Vec<usize>,
+        pub punt: Arc<switch::punt::PuntQueues>,
         last_write: std::cell::Cell<Option<std::time::Instant>>,
     }
 
     /// Starts one pinned worker per port set (AF_XDP) or per core (in-memory ports).
     pub fn spawn(
-        rib: &rib::RibHandle,
+        topo: &Topology,
+        fib: Arc<rib::FibCell>,
         port_sets: Vec<XskPorts>,
         cores: &[usize],
-        stop: Arc<AtomicBool>,
         kind: PortsKind,
     ) -> Result<Workers> {
-        let topo = rib.topology();
         let port_names: Vec<String> = topo.ports.iter().map(|p| p.name.clone()).collect();
         let mut consumers = Vec::new();
         let mut handles = Vec::new();
+        let punt = switch::punt::PuntQueues::new(switch::punt::QUEUE_CAPACITY);
         let worker_stop = Arc::new(AtomicBool::new(false));
         let mut launch = |i: usize, ports: Box<dyn FnOnce(WorkerEnv) + Send>| -> Result<()> {
             let core = cores.get(i).copied().unwrap_or(0);
             let (mut publisher, consumer) = switch::stats::channel(i, switch::stats::RING_CAPACITY);
             publisher.set_core(Some(core));
             consumers.push(consumer);
-            let env = WorkerEnv { index: i, core, fib: rib.fib(), publisher, stop: worker_stop.clone() };
+            let env = WorkerEnv {
+                index: i,
+                core,
+                fib: fib.clone(),
+                publisher,
+                stop: worker_stop.clone(),
+                punt: punt.clone(),
+            };
             handles.push(
                 std::thread::Builder::new()
                     .name(format!("vns-worker{i}"))
@@ -222,7 +230,6 @@ mod workers {
         let collector = collector
             .spawn(Duration::from_millis(50), collector_stop.clone())
             .context("spawning the stats collector")?;
-        let _ = stop;
         Ok(Workers {
             handles,
             collector: Some(collector),
@@ -231,6 +238,7 @@ mod workers {
             reader,
             port_names,
             cores: cores.to_vec(),
+            punt,
             last_write: std::cell::Cell::new(None),
         })
     }
@@ -242,29 +250,18 @@ mod workers {
         pub fib: Arc<rib::FibCell>,
         pub publisher: switch::stats::StatsPublisher,
         pub stop: Arc<AtomicBool>,
+        pub punt: Arc<switch::punt::PuntQueues>,
     }
 
-    /// The poll loop of one worker over its ports.
-    fn run_worker<P: Ports>(mut ports: P, env: WorkerEnv) {
-        let WorkerEnv { index: _, core: _, fib, mut publisher, stop } = env;
-        let mut counters = switch::stats::WorkerCounters::ZERO;
-        let mut batch = vec![P::Desc::default(); 64];
-        while !stop.load(Ordering::Relaxed) {
-            let _snap = fib.load();
-            let mut got = 0;
-            for p in 0..ports.port_count() {
-                let n = ports.rx_burst(rib::PortId(p as u16), &mut batch);
-                counters.port_mut(p).rx_packets += n as u64;
-                got += n;
-                ports.recycle(&batch[..n]);
-            }
-            ports.service();
-            publisher.maybe_publish(&counters, std::time::Instant::now());
-            if got == 0 {
-                ports.idle_wait(Duration::from_micros(200));
-            }
-        }
-        publisher.publish(&counters, std::time::Instant::now(), true);
+    /// Runs `switch::worker::Worker` over `ports` until the stop flag is set (pinning is
+    /// done by the caller's thread setup); the ports are dropped on return, closing the
+    /// sockets and detaching XDP.
+    fn run_worker<P: Ports>(ports: P, env: WorkerEnv) {
+        let WorkerEnv { index, core, fib, publisher, stop, punt } = env;
+        let mut config = switch::worker::WorkerConfig::new(index);
+        config.core = Some(core);
+        let worker = switch::worker::Worker::new(config, ports, fib, publisher, Some(punt), stop);
+        drop(worker.run());
     }
 
     impl Workers {
@@ -388,6 +385,31 @@ mod workers {
     }
 }
 
+/// The shell's `ping`/`traceroute` through the workers' inject and punt queues.
+struct ShellProber(switch::punt::Prober);
+
+impl shell::Prober for ShellProber {
+    fn probe(
+        &self,
+        source: &shell::ProbeSource,
+        dst: std::net::Ipv4Addr,
+        ttl: u8,
+        seq: u16,
+        timeout: Duration,
+    ) -> shell::ProbeReply {
+        use switch::punt::ProbeKind;
+        let ident = self.0.alloc_ident();
+        match self.0.probe(source.router_id, source.source, dst, ttl, ident, seq, timeout) {
+            Ok(Some((r, rtt))) => match r.kind {
+                ProbeKind::EchoReply => shell::ProbeReply::Echo { from: r.from, rtt },
+                ProbeKind::TimeExceeded => shell::ProbeReply::TimeExceeded { from: r.from, rtt },
+                ProbeKind::Unreachable(code) => shell::ProbeReply::Unreachable { from: r.from, code, rtt },
+            },
+            _ => shell::ProbeReply::Timeout,
+        }
+    }
+}
+
 mod front {
     //! The shell front ends: the console (unless `--no-console`) and the telnet listener.
     use super::*;
@@ -413,7 +435,10 @@ mod front {
     ) -> Result<Front> {
         let stats =
             workers::ShellStats { reader: workers.reader.clone(), port_names: workers.port_names.clone() };
-        let ctx = Arc::new(shell::ShellContext::new(rib.clone()).with_stats(Arc::new(stats)));
+        let prober = super::ShellProber(switch::punt::Prober::new(workers.punt.clone()));
+        let ctx = Arc::new(
+            shell::ShellContext::new(rib.clone()).with_stats(Arc::new(stats)).with_prober(Arc::new(prober)),
+        );
         let server = shell::spawn_telnet(ctx.clone(), telnet)
             .with_context(|| format!("telnet listener on {telnet}"))?;
         eprintln!("telnet: listening on {}", server.local_addr());
