@@ -167,7 +167,6 @@ mod workers {
         collector_stop: Arc<AtomicBool>,
         pub reader: StatsReader,
         pub port_names: Vec<String>,
-        pub cores: Vec<usize>,
         pub punt: Arc<switch::punt::PuntQueues>,
         last_write: std::cell::Cell<Option<std::time::Instant>>,
     }
@@ -237,7 +236,6 @@ mod workers {
             collector_stop,
             reader,
             port_names,
-            cores: cores.to_vec(),
             punt,
             last_write: std::cell::Cell::new(None),
         })

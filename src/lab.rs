@@ -134,9 +134,6 @@ pub struct Lab {
 }
 
 impl Lab {
-    pub fn plan(&self) -> &LabPlan {
-        &self.plan
-    }
     /// Leaves the lab in place when dropped (`vnswitch lab up`).
     pub fn keep(mut self) {
         self.armed = false;
