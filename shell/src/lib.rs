@@ -8,7 +8,14 @@
 pub mod audit;
 pub mod auth;
 pub mod clock;
+pub mod commands;
+pub mod console;
+pub mod editor;
+pub mod filter;
 pub mod providers;
+pub mod session;
+pub mod telnet;
+pub mod tree;
 
 pub use audit::{AuditEntry, AuditLog};
 pub use auth::{hash_password, verify_password, LoginThrottle};
@@ -54,6 +61,8 @@ pub struct ShellContext {
     pub started: Instant,
     /// Wall-clock time at start.
     pub started_wall: SystemTime,
+    /// When `clear counters` last ran.
+    counters_cleared_at: std::sync::Mutex<Option<Instant>>,
 }
 
 impl ShellContext {
@@ -77,6 +86,18 @@ impl ShellContext {
             sessions: sessions::SessionRegistry::default(),
             started: Instant::now(),
             started_wall: SystemTime::now(),
+            counters_cleared_at: std::sync::Mutex::new(None),
+        }
+    }
+    /// Records a `clear counters`.
+    pub fn mark_counters_cleared(&self) {
+        *self.counters_cleared_at.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
+    }
+    /// `never` or `hh:mm:ss` since the last `clear counters` (IOS "Last clearing").
+    pub fn counters_cleared(&self) -> String {
+        match *self.counters_cleared_at.lock().unwrap_or_else(|e| e.into_inner()) {
+            None => "never".into(),
+            Some(t) => clock::short_age(t.elapsed()),
         }
     }
     /// Adds the worker statistics view.
@@ -201,8 +222,7 @@ impl TelnetServer {
 /// stdin it uses `rustyline` (history, Tab, `?`); otherwise it reads plain lines, so scripts
 /// can pipe commands in.
 pub fn run_console(ctx: Arc<ShellContext>) -> io::Result<()> {
-    let _ = ctx;
-    Ok(())
+    console::run(ctx)
 }
 
 /// Binds a telnet listener on `addr` (e.g. `127.0.0.1:2323`) and serves each session on its
@@ -213,7 +233,7 @@ pub fn spawn_telnet(ctx: Arc<ShellContext>, addr: &str) -> io::Result<TelnetServ
     let stop = Arc::new(AtomicBool::new(false));
     let stop2 = stop.clone();
     let thread = std::thread::Builder::new().name("telnet-accept".into()).spawn(move || {
-        let _ = (ctx, listener, stop2);
+        telnet::accept_loop(ctx, listener, stop2);
     })?;
     Ok(TelnetServer { local_addr, stop, thread: Some(thread) })
 }

@@ -1,0 +1,232 @@
+//! Ports as interfaces: `show interfaces [NAME|counters|terse]`, `show ip interface brief`,
+//! and `interface NAME` with `shutdown`/`no shutdown` (sent to the RIB, which republishes the
+//! FIB with the port's new state). Tenant users see only their tenants' access ports.
+
+use super::{port_gateway, CmdResult, Exec, Handler};
+use crate::commands::exec::SHOW;
+use crate::providers::PortCounters;
+use crate::session::Mode;
+use crate::tree::{Args, CommandDef};
+use rib::topology::{Port, PortBinding};
+
+const EXEC: &[Mode] = &[Mode::Exec];
+const INTERFACES: (&str, &str) = ("interfaces", "Interface status and configuration");
+
+pub fn commands() -> Vec<CommandDef<Handler>> {
+    vec![
+        CommandDef { modes: EXEC, path: &[SHOW, INTERFACES], privilege: 1, handler: show_interfaces },
+        CommandDef {
+            modes: EXEC,
+            path: &[SHOW, INTERFACES, ("iface:IFACE", "Interface name")],
+            privilege: 1,
+            handler: show_interfaces,
+        },
+        CommandDef {
+            modes: EXEC,
+            path: &[SHOW, INTERFACES, ("counters", "Show interface counters")],
+            privilege: 1,
+            handler: show_counters,
+        },
+        CommandDef {
+            modes: EXEC,
+            path: &[SHOW, INTERFACES, ("terse", "Brief interface list (Junos style)")],
+            privilege: 1,
+            handler: show_terse,
+        },
+        CommandDef {
+            modes: EXEC,
+            path: &[
+                SHOW,
+                ("ip", "IP information"),
+                ("interface", "IP interface status and configuration"),
+                ("brief", "Brief summary of IP status and configuration"),
+            ],
+            privilege: 1,
+            handler: show_ip_interface_brief,
+        },
+        CommandDef {
+            modes: &[Mode::Config, Mode::ConfigIf, Mode::ConfigVrf],
+            path: &[("interface", "Select an interface to configure"), ("iface:IFACE", "Interface name")],
+            privilege: 15,
+            handler: interface,
+        },
+        CommandDef {
+            modes: &[Mode::ConfigIf],
+            path: &[("shutdown", "Shutdown the selected interface")],
+            privilege: 15,
+            handler: shutdown,
+        },
+        CommandDef {
+            modes: &[Mode::ConfigIf],
+            path: &[
+                ("no", "Negate a command or set its defaults"),
+                ("shutdown", "Shutdown the selected interface"),
+            ],
+            privilege: 15,
+            handler: shutdown,
+        },
+    ]
+}
+
+fn visible_ports(ex: &Exec<'_>) -> Vec<Port> {
+    ex.topo.ports.iter().filter(|p| ex.s.can_see_port(&ex.topo, &p.name)).cloned().collect()
+}
+
+fn counters_of(ex: &Exec<'_>, name: &str) -> PortCounters {
+    ex.ctx
+        .stats
+        .as_ref()
+        .and_then(|s| s.ports().into_iter().find(|p| p.name == name))
+        .unwrap_or_else(|| PortCounters { name: name.to_string(), ..PortCounters::default() })
+}
+
+/// Whether the FIB has the port up (falls back to the configured state).
+fn port_up(ex: &Exec<'_>, port: &Port) -> bool {
+    let snap = ex.ctx.rib.snapshot();
+    snap.port(port.id).map_or(port.enabled, |p| p.up)
+}
+
+fn show_interfaces(ex: &mut Exec<'_>, args: &Args) -> CmdResult {
+    let ports = match args.get("iface") {
+        Some(name) => {
+            ex.check_port(name, &format!("show interfaces {name}"))?;
+            visible_ports(ex).into_iter().filter(|p| p.name == name).collect()
+        }
+        None => visible_ports(ex),
+    };
+    let cleared = ex.ctx.counters_cleared();
+    for p in ports {
+        let c = counters_of(ex, &p.name);
+        let up = port_up(ex, &p);
+        let state = if !p.enabled {
+            "administratively down, line protocol is down"
+        } else if up {
+            "up, line protocol is up"
+        } else {
+            "down, line protocol is down"
+        };
+        ex.line(format!("{} is {state} ", p.name));
+        let gw = port_gateway(&ex.topo, &p);
+        let mac = match (&gw, &p.binding) {
+            (Some(g), _) => g.mac,
+            (None, PortBinding::Uplink { mac, .. }) => *mac,
+            _ => rib::MacAddr::ZERO,
+        };
+        let m = super::ios_mac(mac);
+        ex.line(format!("  Hardware is vnswitch AF_XDP port ({}), address is {m} (bia {m})", p.device));
+        match (&gw, &p.binding) {
+            (Some(g), _) => {
+                ex.line(format!(
+                    "  Description: tenant {} access, logical router {} {}",
+                    g.tenant, g.router, g.interface
+                ));
+                ex.line(format!("  Internet address is {}/{}", g.address, g.subnet.len()));
+            }
+            (None, PortBinding::Uplink { address, .. }) => {
+                ex.line("  Description: substrate uplink");
+                ex.line(format!("  Internet address is {address}/32"));
+            }
+            _ => {}
+        }
+        ex.line("  MTU 1500 bytes, BW 10000000 Kbit/sec, DLY 10 usec, ");
+        ex.line("     reliability 255/255, txload 1/255, rxload 1/255");
+        match &p.binding {
+            PortBinding::Access { vlan: Some(v), .. } => {
+                ex.line(format!("  Encapsulation 802.1Q Virtual LAN, Vlan ID  {v}., loopback not set"))
+            }
+            PortBinding::Uplink { .. } => ex.line("  Encapsulation VXLAN, loopback not set"),
+            _ => ex.line("  Encapsulation ARPA, loopback not set"),
+        }
+        ex.line("  ARP type: ARPA, ARP Timeout 04:00:00");
+        ex.line(format!("  Last clearing of \"show interface\" counters {cleared}"));
+        ex.line(format!("  Input queue: 0/75/0/0 (size/max/drops/flushes); Total output drops: {}", c.drops));
+        ex.line("  Queueing strategy: fifo");
+        ex.line(format!("     {} packets input, {} bytes, 0 no buffer", c.rx_packets, c.rx_bytes));
+        ex.line(format!("     Received {} broadcasts (0 IP multicasts)", c.rx_broadcast));
+        ex.line(format!("     0 input errors, {} dropped", c.drops));
+        ex.line(format!("     {} packets output, {} bytes, 0 underruns", c.tx_packets, c.tx_bytes));
+        ex.line("     0 output errors, 0 collisions, 0 interface resets");
+    }
+    Ok(())
+}
+
+fn show_counters(ex: &mut Exec<'_>, _: &Args) -> CmdResult {
+    let ports = visible_ports(ex);
+    let rows: Vec<PortCounters> = ports.iter().map(|p| counters_of(ex, &p.name)).collect();
+    ex.line("");
+    ex.line("Port            InOctets    InUcastPkts    InMcastPkts    InBcastPkts ");
+    for c in &rows {
+        let ucast = c.rx_packets.saturating_sub(c.rx_broadcast);
+        ex.line(format!("{:<10}{:>14}{:>15}{:>15}{:>15} ", c.name, c.rx_bytes, ucast, 0, c.rx_broadcast));
+    }
+    ex.line("");
+    ex.line("Port           OutOctets   OutUcastPkts   OutMcastPkts   OutBcastPkts ");
+    for c in &rows {
+        ex.line(format!("{:<10}{:>14}{:>15}{:>15}{:>15} ", c.name, c.tx_bytes, c.tx_packets, 0, 0));
+    }
+    Ok(())
+}
+
+fn show_ip_interface_brief(ex: &mut Exec<'_>, _: &Args) -> CmdResult {
+    ex.line("Interface                  IP-Address      OK? Method Status                Protocol");
+    for p in visible_ports(ex) {
+        let addr = match (port_gateway(&ex.topo, &p), &p.binding) {
+            (Some(g), _) => g.address.to_string(),
+            (None, PortBinding::Uplink { address, .. }) => address.to_string(),
+            _ => "unassigned".into(),
+        };
+        let up = port_up(ex, &p);
+        let (status, proto) = if !p.enabled {
+            ("administratively down", "down")
+        } else if up {
+            ("up", "up")
+        } else {
+            ("down", "down")
+        };
+        ex.line(format!("{:<27}{addr:<16}YES NVRAM  {status:<22}{proto}", p.name));
+    }
+    Ok(())
+}
+
+fn show_terse(ex: &mut Exec<'_>, _: &Args) -> CmdResult {
+    ex.line("Interface               Admin Link Proto    Local                 Remote");
+    for p in visible_ports(ex) {
+        let admin = if p.enabled { "up" } else { "down" };
+        let link = if p.enabled && port_up(ex, &p) { "up" } else { "down" };
+        ex.line(format!("{:<24}{admin:<6}{link}", p.name));
+        let local = match (port_gateway(&ex.topo, &p), &p.binding) {
+            (Some(g), _) => format!("{}/{}", g.address, g.subnet.len()),
+            (None, PortBinding::Uplink { address, .. }) => format!("{address}/32"),
+            _ => String::new(),
+        };
+        ex.line(format!("{:<24}{admin:<6}{link:<5}inet     {local}", format!("{}.0", p.name)));
+    }
+    Ok(())
+}
+
+fn interface(ex: &mut Exec<'_>, args: &Args) -> CmdResult {
+    let name = args.get("iface").unwrap_or("");
+    ex.check_port(name, &format!("interface {name}"))?;
+    ex.s.interface = Some(name.to_string());
+    ex.s.vrf_context = None;
+    ex.s.mode = Mode::ConfigIf;
+    Ok(())
+}
+
+fn shutdown(ex: &mut Exec<'_>, args: &Args) -> CmdResult {
+    let Some(name) = ex.s.interface.clone() else {
+        return Err(super::CmdError::Message("% No interface selected".into()));
+    };
+    let enabled = args.negated;
+    ex.ctx.rib.set_port_enabled(&name, enabled).map_err(Exec::rib_err)?;
+    let state = if enabled { "up" } else { "administratively down" };
+    ex.ctx.audit.log(
+        "LINK",
+        crate::audit::Severity::Notice,
+        "CHANGED",
+        &ex.s.user.name,
+        &ex.s.source,
+        format!("Interface {name}, changed state to {state}"),
+    );
+    Ok(())
+}
