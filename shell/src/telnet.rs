@@ -300,23 +300,17 @@ impl Conn {
                 break;
             }
             self.write(b" --More-- ")?;
-            let key = self.next_byte(None)?;
+            // NUL and LF are the tails of a telnet CR NUL / CR LF Enter: not keys.
+            let mut key = self.next_byte(None)?;
+            while key == 0 || key == b'\n' {
+                key = self.next_byte(None)?;
+            }
             self.write(
                 b"\x08\x08\x08\x08\x08\x08\x08\x08\x08\x08          \x08\x08\x08\x08\x08\x08\x08\x08\x08\x08",
             )?;
             match key {
                 b' ' => budget = page.saturating_sub(1).max(1),
-                b'\r' | b'\n' => {
-                    // CR LF / CR NUL from the client: swallow the second byte if present.
-                    if key == b'\r' {
-                        if let Some(&n) = self.pending.front() {
-                            if n == b'\n' || n == 0 {
-                                self.pending.pop_front();
-                            }
-                        }
-                    }
-                    budget = 1;
-                }
+                b'\r' => budget = 1,
                 _ => return Ok(()),
             }
         }
