@@ -266,6 +266,7 @@ impl Prober {
 
     /// Sends one probe and waits up to `timeout` for its answer (matched by ident and seq);
     /// returns the answer and the round-trip time. Other answers are kept for their callers.
+    #[allow(clippy::too_many_arguments)]
     pub fn probe(
         &self,
         router: RouterId,

@@ -199,6 +199,7 @@ pub fn echo_request(
 }
 
 /// An Ethernet IPv4 UDP datagram, built with etherparse.
+#[allow(clippy::too_many_arguments)]
 pub fn udp_frame(
     src_mac: MacAddr,
     dst_mac: MacAddr,

@@ -62,9 +62,9 @@ pub fn run<P: Ports>(
         }
         let mut k = 0;
         let mut bytes = [0u32; BATCH];
-        for j in i..n {
-            if !sent[j] && batch.meta[j].verdict == Verdict::Tx(port) {
-                sent[j] = true;
+        for (j, done) in sent.iter_mut().enumerate().take(n).skip(i) {
+            if !*done && batch.meta[j].verdict == Verdict::Tx(port) {
+                *done = true;
                 out[k] = batch.desc[j];
                 let len = ports.len(&batch.desc[j]) as u32;
                 bytes[k] = len;

@@ -30,6 +30,8 @@ pub fn run<B: FrameBuf>(
     counters: &mut WorkerCounters,
     now: Instant,
 ) {
+    // The table of the previous frame (a batch from one access port uses one table).
+    let mut cached: Option<(rib::TableId, Option<&rib::fib::RouterTable>)> = None;
     for i in 0..batch.len {
         let m = batch.meta[i];
         if !m.pending() {
@@ -39,11 +41,15 @@ pub fn run<B: FrameBuf>(
             batch.meta[i].drop(DropReason::UnknownEthertype);
             continue;
         }
-        let adj = if m.adj == NO_ADJ {
-            None
-        } else {
-            fib.table(m.table).and_then(|t| t.adjacencies.get(m.adj as usize))
+        let table = match cached {
+            Some((id, t)) if id == m.table => t,
+            _ => {
+                let t = fib.table(m.table);
+                cached = Some((m.table, t));
+                t
+            }
         };
+        let adj = if m.adj == NO_ADJ { None } else { table.and_then(|t| t.adjacencies.get(m.adj as usize)) };
         let mut f = Frame { pl, buf, desc: &mut batch.desc[i], m: &m, ctx, counters, now };
         let verdict = match adj {
             None => {

@@ -57,6 +57,7 @@ pub fn error_allowed(ip: &[u8]) -> bool {
 /// Rewrites the frame `desc` into an ICMP error `msg_type`/`code` from `src` to the
 /// datagram's source, quoting its IP header and 8 payload bytes. On error the frame is
 /// unchanged.
+#[allow(clippy::too_many_arguments)]
 pub fn build_error<B: FrameBuf>(
     buf: &mut B,
     desc: &mut B::Desc,
