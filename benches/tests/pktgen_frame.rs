@@ -4,7 +4,8 @@
 use etherparse::{LinkHeader, NetHeaders, PacketHeaders, TransportHeader};
 use std::net::Ipv4Addr;
 use vnswitch_benches::pktgen::frame::{
-    buffer_len, parse_frame, write_frame, FlowTuple, MacPair, Parsed, Stamp, HEADERS_LEN, STAMP_LEN, STAMP_MAGIC,
+    buffer_len, parse_frame, write_frame, FlowTuple, MacPair, Parsed, Stamp, HEADERS_LEN, STAMP_LEN,
+    STAMP_MAGIC,
 };
 
 const MACS: MacPair = MacPair { src: [0x02, 0, 0, 0, 0, 0x0a], dst: [0x00, 0x01, 0x42, 0x09, 0x88, 0x73] };
@@ -65,8 +66,8 @@ fn stamp_fields_are_big_endian_at_fixed_offsets() {
     assert_eq!(
         &frame[HEADERS_LEN..HEADERS_LEN + STAMP_LEN],
         &[
-            0xb7, 0xa5, 0x0a, 0x0b, 0x0c, 0x0d, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb,
-            0xcc
+            0xb7, 0xa5, 0x0a, 0x0b, 0x0c, 0x0d, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xaa,
+            0xbb, 0xcc
         ]
     );
 }

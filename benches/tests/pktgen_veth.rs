@@ -54,7 +54,9 @@ impl VethLab {
             "ip", "link", "add", &lab.dev_a, "netns", &lab.ns_a, "type", "veth", "peer", "name", &lab.dev_b,
             "netns", &lab.ns_b,
         ]);
-        for (ns, dev, addr) in [(&lab.ns_a, &lab.dev_a, "192.0.2.1/24"), (&lab.ns_b, &lab.dev_b, "192.0.2.2/24")] {
+        for (ns, dev, addr) in
+            [(&lab.ns_a, &lab.dev_a, "192.0.2.1/24"), (&lab.ns_b, &lab.dev_b, "192.0.2.2/24")]
+        {
             sh(&["ip", "-n", ns, "addr", "add", addr, "dev", dev]);
             sh(&["ip", "-n", ns, "link", "set", dev, "up"]);
             sh(&["ip", "-n", ns, "link", "set", "lo", "up"]);
@@ -62,8 +64,21 @@ impl VethLab {
         lab
     }
 
+    /// Whether `dev_b` still has an XDP program attached.
+    fn xdp_on_b(&self) -> bool {
+        let out = sh(&["ip", "-n", &self.ns_b, "link", "show", "dev", &self.dev_b]);
+        String::from_utf8_lossy(&out.stdout).contains("xdp")
+    }
+
     fn mac_b(&self) -> String {
-        let out = sh(&["ip", "netns", "exec", &self.ns_b, "cat", &format!("/sys/class/net/{}/address", self.dev_b)]);
+        let out = sh(&[
+            "ip",
+            "netns",
+            "exec",
+            &self.ns_b,
+            "cat",
+            &format!("/sys/class/net/{}/address", self.dev_b),
+        ]);
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     }
 }
@@ -84,7 +99,11 @@ fn json_of(out: &Output) -> Value {
         String::from_utf8_lossy(&out.stdout)
     );
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!("pktgen JSON: {e}\n{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+        panic!(
+            "pktgen JSON: {e}\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
     })
 }
 
@@ -128,6 +147,7 @@ fn both_mode_over_a_veth_pair_loses_nothing() {
     assert_eq!(report["flows"], 4);
     assert_complete(&report, count);
     assert_eq!(u(&report, "/tx/bytes"), count * 64);
+    assert!(!lab.xdp_on_b(), "pktgen left its XDP program on {}", lab.dev_b);
 }
 
 fn wait_for_xdp(ns: &str, dev: &str, rx: &mut Child) {
@@ -172,4 +192,5 @@ fn separate_tx_and_rx_processes_agree() {
     assert_complete(&merged, count);
     // IMIX: 7 × 64 + 4 × 594 + 1 × 1518 bytes per 12 frames (6000 is 500 cycles).
     assert_eq!(u(&tx, "/tx/bytes"), 500 * (7 * 64 + 4 * 594 + 1518));
+    assert!(!lab.xdp_on_b(), "pktgen rx left its XDP program on {}", lab.dev_b);
 }

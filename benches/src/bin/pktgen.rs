@@ -105,6 +105,13 @@ fn secs(v: f64, what: &str) -> Result<Duration> {
 }
 
 fn main() -> Result<()> {
+    // libxdp/libbpf: only warnings, and no multi-program dispatcher (it needs a bpffs, which
+    // `ip netns exec` does not mount). Set before any thread exists; the user's values win.
+    for (key, value) in [("LIBBPF_LOG_LEVEL", "warn"), ("LIBXDP_SKIP_DISPATCHER", "1")] {
+        if std::env::var_os(key).is_none() {
+            std::env::set_var(key, value);
+        }
+    }
     let a = Args::parse();
     let size: SizeSpec = if a.imix { SizeSpec::Imix } else { a.size.parse()? };
     let flows = FlowSet::new(

@@ -193,7 +193,11 @@ impl FromStr for SizeSpec {
                 });
             }
         }
-        Ok(if span.first == span.last { SizeSpec::Fixed(span.first) } else { SizeSpec::Range(span.first, span.last) })
+        Ok(if span.first == span.last {
+            SizeSpec::Fixed(span.first)
+        } else {
+            SizeSpec::Range(span.first, span.last)
+        })
     }
 }
 
@@ -242,6 +246,7 @@ impl SizePicker {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

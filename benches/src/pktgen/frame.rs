@@ -174,6 +174,7 @@ pub fn parse_frame(frame: &[u8]) -> Parsed {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

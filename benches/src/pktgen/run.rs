@@ -123,7 +123,11 @@ impl RxSide {
     }
 }
 
-fn in_ns<T>(ns: Option<&str>, home: &Netns, f: impl FnOnce() -> Result<T, PktgenError>) -> Result<T, PktgenError> {
+fn in_ns<T>(
+    ns: Option<&str>,
+    home: &Netns,
+    f: impl FnOnce() -> Result<T, PktgenError>,
+) -> Result<T, PktgenError> {
     match ns {
         None => f(),
         Some(name) => {
@@ -189,7 +193,11 @@ pub fn run(cfg: &Config, stop: &AtomicBool) -> Result<Report, PktgenError> {
         Some(TxSide {
             port,
             macs,
-            bucket: TokenBucket::new(cfg.rate_pps, TokenBucket::default_burst(cfg.rate_pps, batch as u64), now),
+            bucket: TokenBucket::new(
+                cfg.rate_pps,
+                TokenBucket::default_burst(cfg.rate_pps, batch as u64),
+                now,
+            ),
             rng: XorShift::new(cfg.seed),
             flows: FlowPicker::new(cfg.flow_order, cfg.flows.count()),
             sizes: SizePicker::new(cfg.size),
@@ -223,6 +231,7 @@ pub fn run(cfg: &Config, stop: &AtomicBool) -> Result<Report, PktgenError> {
     let mut next_tick = start + 1_000_000_000;
     let (mut tick_tx, mut tick_rx) = (0u64, 0u64);
     let mut last_rx_activity = start;
+    let mut loop_error = None;
 
     loop {
         let now = monotonic_ns();
@@ -259,7 +268,10 @@ pub fn run(cfg: &Config, stop: &AtomicBool) -> Result<Report, PktgenError> {
                     t.done_at = Some(now);
                 }
             }
-            t.port.kick()?;
+            if let Err(e) = t.port.kick() {
+                loop_error = Some(e);
+                break;
+            }
         }
 
         if let Some(r) = rx.as_mut() {
@@ -409,5 +421,15 @@ pub fn run(cfg: &Config, stop: &AtomicBool) -> Result<Report, PktgenError> {
             xdp_fill_ring_empty: fill_empty,
         });
     }
-    Ok(report)
+    drop(tx);
+    if let Some(r) = rx {
+        in_ns(rx_ns, &home, || {
+            r.port.close();
+            Ok(())
+        })?;
+    }
+    match loop_error {
+        Some(e) => Err(e),
+        None => Ok(report),
+    }
 }

@@ -44,11 +44,28 @@ fn new_umem(dev: &str) -> Result<(Umem, Vec<FrameDesc>), PktgenError> {
         .comp_queue_size(qs(FRAMES)?)
         .build()
         .map_err(|e| xsk_err(dev, "UMEM config", e))?;
-    let count = NonZeroU32::new(FRAMES).ok_or_else(|| PktgenError::Xsk {
-        dev: dev.to_string(),
-        msg: "zero frames".into(),
-    })?;
+    let count = NonZeroU32::new(FRAMES)
+        .ok_or_else(|| PktgenError::Xsk { dev: dev.to_string(), msg: "zero frames".into() })?;
     Umem::new(config, count, false).map_err(|e| xsk_err(dev, "creating the UMEM", e))
+}
+
+fn attached_program_id(ifindex: i32, flags: u32) -> Option<u32> {
+    let mut id = 0u32;
+    // SAFETY: `id` is a valid out pointer for the duration of the call.
+    let rc = unsafe { libxdp_sys::bpf_xdp_query_id(ifindex, flags as i32, &mut id) };
+    (rc == 0 && id != 0).then_some(id)
+}
+
+/// The (ifindex, mode flag, program id) of the XDP program on `dev` in mode `flags`.
+fn attached_program(dev: &str, flags: XdpFlags) -> Option<(i32, u32, u32)> {
+    let name = std::ffi::CString::new(dev).ok()?;
+    // SAFETY: `name` is a valid NUL-terminated string.
+    let ifindex = unsafe { libc::if_nametoindex(name.as_ptr()) } as i32;
+    if ifindex == 0 {
+        return None;
+    }
+    let mode = (flags & (XdpFlags::XDP_FLAGS_DRV_MODE | XdpFlags::XDP_FLAGS_SKB_MODE)).bits();
+    attached_program_id(ifindex, mode).map(|id| (ifindex, mode, id))
 }
 
 fn interface(dev: &str) -> Result<Interface, PktgenError> {
@@ -182,6 +199,8 @@ pub struct RxPort {
     _cq: CompQueue,
     descs: Vec<FrameDesc>,
     mode: &'static str,
+    /// Device index, attach-mode flag and id of the XDP program libxdp attached for us.
+    attached: Option<(i32, u32, u32)>,
 }
 
 impl RxPort {
@@ -189,18 +208,26 @@ impl RxPort {
     /// redirect program in `mode`, and fills the fill ring with every frame.
     pub fn open(dev: &str, queue: u32, mode: XdpMode) -> Result<Self, PktgenError> {
         let attempts: &[(XdpFlags, &'static str)] = match mode {
-            XdpMode::Auto => &[(XdpFlags::XDP_FLAGS_DRV_MODE, "native"), (XdpFlags::XDP_FLAGS_SKB_MODE, "generic")],
+            XdpMode::Auto => {
+                &[(XdpFlags::XDP_FLAGS_DRV_MODE, "native"), (XdpFlags::XDP_FLAGS_SKB_MODE, "generic")]
+            }
             XdpMode::Native => &[(XdpFlags::XDP_FLAGS_DRV_MODE, "native")],
             XdpMode::Generic => &[(XdpFlags::XDP_FLAGS_SKB_MODE, "generic")],
         };
-        let mut last_err = None;
+        let mut errors = Vec::new();
         for &(flags, name) in attempts {
             match Self::open_with(dev, queue, flags, name) {
                 Ok(port) => return Ok(port),
-                Err(e) => last_err = Some(e),
+                Err(e) => errors.push(e.to_string()),
             }
         }
-        Err(last_err.unwrap_or_else(|| PktgenError::Xsk { dev: dev.to_string(), msg: "no XDP mode".into() }))
+        Err(PktgenError::Xsk {
+            dev: dev.to_string(),
+            msg: format!(
+                "{} (if another XDP program is attached, remove it: ip link set dev {dev} xdp off)",
+                errors.join("; ")
+            ),
+        })
     }
 
     fn open_with(dev: &str, queue: u32, flags: XdpFlags, mode: &'static str) -> Result<Self, PktgenError> {
@@ -213,9 +240,10 @@ impl RxPort {
             .bind_flags(BindFlags::XDP_USE_NEED_WAKEUP)
             .build();
         // SAFETY: the UMEM is new and not shared.
-        let (tx, rx, rings) = unsafe { Socket::new(config, &umem, &interface(dev)?, queue) }.map_err(|e| {
-            xsk_err(dev, &format!("binding an AF_XDP RX socket on queue {queue} ({mode} XDP)"), e)
-        })?;
+        let (tx, rx, rings) =
+            unsafe { Socket::new(config, &umem, &interface(dev)?, queue) }.map_err(|e| {
+                xsk_err(dev, &format!("binding an AF_XDP RX socket on queue {queue} ({mode} XDP)"), e)
+            })?;
         let (mut fq, cq) = rings.ok_or_else(|| PktgenError::Xsk {
             dev: dev.to_string(),
             msg: "no fill/completion rings returned".into(),
@@ -223,7 +251,10 @@ impl RxPort {
         // SAFETY: all frames of the new UMEM are free; the fill ring has room for every one.
         let filled = unsafe { fq.produce(&descs) };
         if filled != descs.len() {
-            return Err(PktgenError::Xsk { dev: dev.to_string(), msg: format!("fill ring took {filled} frames") });
+            return Err(PktgenError::Xsk {
+                dev: dev.to_string(),
+                msg: format!("fill ring took {filled} frames"),
+            });
         }
         Ok(RxPort {
             dev: dev.to_string(),
@@ -234,7 +265,23 @@ impl RxPort {
             _cq: cq,
             descs: vec![FrameDesc::default(); BATCH],
             mode,
+            attached: attached_program(dev, flags),
         })
+    }
+
+    /// Closes the socket and detaches the XDP program it attached, if that program is still the
+    /// device's (libxdp leaves it attached when it cannot pin to a bpffs, as in `ip netns exec`).
+    /// Call in the device's namespace: the device index is resolved there.
+    pub fn close(self) {
+        let RxPort { umem, rx, fq, _tx, _cq, attached, .. } = self;
+        drop((rx, fq, _tx, _cq));
+        drop(umem);
+        if let Some((ifindex, flags, id)) = attached {
+            if attached_program_id(ifindex, flags) == Some(id) {
+                // SAFETY: plain netlink request on an interface index; no pointers besides a null opts.
+                unsafe { libxdp_sys::bpf_xdp_detach(ifindex, flags, std::ptr::null()) };
+            }
+        }
     }
 
     pub fn device(&self) -> &str {
