@@ -10,7 +10,7 @@ use crate::fib::lpm::LpmTable;
 use crate::fib::{Adjacency, FibSnapshot, HopPath, PortEntry, PortKind, RouterTable, TenantEntry, MAX_HOPS};
 use crate::topology::{PortBinding, StaticRoute, Tenant, Topology};
 use crate::types::{Ipv4Prefix, RouterId, TableId, TenantId};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::hash::{BuildHasherDefault, Hash, Hasher};
 use std::net::Ipv4Addr;
 use std::sync::Arc;
@@ -60,7 +60,7 @@ impl Hasher for FastHasher {
 pub(crate) type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FastHasher>>;
 
 /// Who puts a prefix into the tenant's routing, at which router (local index).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub(crate) enum Origin {
     /// A router interface's own address (/32): answered by the router.
     Local { router: u16, iface: u16 },
@@ -151,8 +151,9 @@ pub(crate) struct TenantCtx {
     pub host_by_addr: FastMap<Ipv4Addr, u32>,
     /// Router interface address -> (local router, interface index).
     pub router_by_addr: FastMap<Ipv4Addr, (u16, u16)>,
-    /// Prefix -> origins.
-    pub origins: FastMap<Ipv4Prefix, Origins>,
+    /// Prefix -> origins, in prefix order (bulk-built from a sorted list; walks produce
+    /// routes in order, which the LPM builder takes in linear time).
+    pub origins: BTreeMap<Ipv4Prefix, Origins>,
 }
 
 impl TenantCtx {
@@ -163,19 +164,16 @@ impl TenantCtx {
         let spf = Spf::compute(routers.len(), &tenant.links, local);
         let mut host_by_addr = FastMap::default();
         let mut router_by_addr = FastMap::default();
-        let mut origins: FastMap<Ipv4Prefix, Origins> = FastMap::default();
-        origins.reserve(tenant.static_routes.len() + tenant.hosts.len() + 2 * routers.len());
-        let mut add = |p: Ipv4Prefix, o: Origin| match origins.get_mut(&p) {
-            Some(list) => list.add(o),
-            None => {
-                origins.insert(p, Origins::One(o));
-            }
-        };
+        let mut pairs: Vec<(Ipv4Prefix, Origin)> =
+            Vec::with_capacity(tenant.static_routes.len() + tenant.hosts.len() + 4 * routers.len());
         for (li, r) in routers.iter().enumerate() {
             for (ii, i) in topo.routers[r.index()].interfaces.iter().enumerate() {
                 router_by_addr.insert(i.address, (li as u16, ii as u16));
-                add(Ipv4Prefix::new(i.address, 32), Origin::Local { router: li as u16, iface: ii as u16 });
-                add(i.subnet, Origin::Connected { router: li as u16, iface: ii as u16 });
+                pairs.push((
+                    Ipv4Prefix::new(i.address, 32),
+                    Origin::Local { router: li as u16, iface: ii as u16 },
+                ));
+                pairs.push((i.subnet, Origin::Connected { router: li as u16, iface: ii as u16 }));
             }
         }
         for &hi in &tenant.hosts {
@@ -184,15 +182,23 @@ impl TenantCtx {
             if let Some(PortBinding::Access { router, .. }) =
                 topo.ports.get(h.port.index()).map(|p| &p.binding)
             {
-                add(
-                    Ipv4Prefix::new(h.address, 32),
-                    Origin::Host { router: local(*router) as u16, host: hi as u32 },
-                );
+                let o = Origin::Host { router: local(*router) as u16, host: hi as u32 };
+                pairs.push((Ipv4Prefix::new(h.address, 32), o));
             }
         }
         for s in &tenant.static_routes {
-            add(s.prefix, Self::static_origin(base, s));
+            pairs.push((s.prefix, Self::static_origin(base, s)));
         }
+        // Prefix order as `Ipv4Prefix`'s Ord (address, then length), packed in one integer.
+        pairs.sort_unstable_by_key(|(p, o)| ((p.addr_u32() as u64) << 8 | p.len() as u64, *o));
+        let mut grouped: Vec<(Ipv4Prefix, Origins)> = Vec::with_capacity(pairs.len());
+        for (p, o) in pairs {
+            match grouped.last_mut() {
+                Some((lp, list)) if *lp == p => list.add(o),
+                _ => grouped.push((p, Origins::One(o))),
+            }
+        }
+        let origins: BTreeMap<Ipv4Prefix, Origins> = grouped.into_iter().collect();
         TenantCtx { tenant: tenant.id, routers, spf, host_by_addr, router_by_addr, origins }
     }
 
