@@ -114,7 +114,8 @@ pub fn run_plain(mut session: Session, mut input: impl BufRead, mut out: impl Wr
             break;
         }
         let cmd = line.trim_end_matches(['\r', '\n']);
-        writeln!(out)?;
+        // Echo the command as a terminal would, so a transcript reads like a session.
+        writeln!(out, "{cmd}")?;
         let result = session.execute(cmd);
         out.write_all(result.text.as_bytes())?;
     }

@@ -394,7 +394,24 @@ fn serve(ctx: Arc<ShellContext>, stream: TcpStream, vty: usize, stop: Arc<Atomic
         Err(End::Io) => "connection lost".to_string(),
     };
     session.logout(&reason);
-    let _ = conn.stream.shutdown(std::net::Shutdown::Both);
+    // Close gracefully: FIN first, then discard what the peer still sends for a moment, so
+    // unread input does not turn the close into a reset that eats our last message.
+    let _ = conn.stream.shutdown(std::net::Shutdown::Write);
+    let until = Instant::now() + Duration::from_secs(1);
+    let mut sink = [0u8; 4096];
+    let mut drained = 0usize;
+    while Instant::now() < until && drained < (1 << 20) {
+        match conn.stream.read(&mut sink) {
+            Ok(0) => break,
+            Ok(n) => drained += n,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted
+                ) => {}
+            Err(_) => break,
+        }
+    }
 }
 
 fn run(conn: &mut Conn, session: &mut Session) -> Result<(), End> {
