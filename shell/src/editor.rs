@@ -47,6 +47,7 @@ pub enum EditEvent {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[allow(clippy::enum_variant_names)]
 enum Esc {
     None,
     Esc,
@@ -439,6 +440,7 @@ pub fn push_crlf(out: &mut Vec<u8>, text: &str) {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -111,6 +111,7 @@ pub fn complete(line: &str) -> (usize, Vec<String>) {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -392,7 +392,6 @@ impl Session {
                     let col = filter_part.map_or(0, |(c, _)| c);
                     return invalid(prompt_len + col);
                 }
-                drop(choices);
                 let mut out = String::new();
                 let ctx = self.ctx.clone();
                 let result = {

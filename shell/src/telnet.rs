@@ -153,15 +153,10 @@ impl TelnetParser {
             // Acknowledgements of what we offered.
             (DO, OPT_ECHO | OPT_SGA) | (WILL, OPT_NAWS) => {}
             (WILL, OPT_SGA) => {} // Client suppresses go-ahead too: fine.
-            (DO, o) => {
-                if !std::mem::replace(&mut self.refused[o as usize], true) {
-                    reply.extend_from_slice(&[IAC, WONT, o]);
-                }
-            }
-            (WILL, o) => {
-                if !std::mem::replace(&mut self.refused[o as usize], true) {
-                    reply.extend_from_slice(&[IAC, DONT, o]);
-                }
+            // Refuse anything else, once per option (no negotiation loops).
+            (DO | WILL, o) if !self.refused[o as usize] => {
+                self.refused[o as usize] = true;
+                reply.extend_from_slice(&[IAC, if cmd == DO { WONT } else { DONT }, o]);
             }
             _ => {} // WONT/DONT: nothing to undo that matters.
         }
@@ -476,12 +471,11 @@ fn run(conn: &mut Conn, session: &mut Session) -> Result<(), End> {
                     conn.page(&out.text, page)?;
                 }
             }
-            EditEvent::EndConfig | EditEvent::Interrupt => {
-                if session.state.mode != Mode::Exec && ev == EditEvent::EndConfig {
-                    session.state.mode = Mode::Exec;
-                    session.state.interface = None;
-                    session.state.vrf_context = None;
-                }
+            // Ctrl-Z / Ctrl-C leave configuration modes, as on IOS.
+            EditEvent::EndConfig | EditEvent::Interrupt if session.state.mode != Mode::Exec => {
+                session.state.mode = Mode::Exec;
+                session.state.interface = None;
+                session.state.vrf_context = None;
             }
             EditEvent::Eof => break,
             _ => {}
@@ -500,6 +494,7 @@ fn page_length(session: &Session, parser: &TelnetParser) -> usize {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -512,6 +512,7 @@ pub fn common_prefix(words: &[String]) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used)]
 //! Shell core tests: command lines in, IOS text out, against a real RIB thread running the
 //! default topology (plus test users): abbreviations, `?`, carets, errors, filters,
 //! privileges, tenant scope and audit, aliases, Junos style, route changes, write memory.

@@ -191,6 +191,7 @@ pub fn mask_len(mask: Ipv4Addr) -> Option<u8> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -128,7 +128,7 @@ fn traceroute(ex: &mut Exec<'_>, args: &Args) -> CmdResult {
     let Some(prober) = ex.ctx.prober.clone() else { return Ok(()) };
     ex.line("Type escape sequence to abort.");
     ex.line(format!("Tracing the route to {dst}"));
-    ex.line(format!("VRF info: (vrf in name/id, vrf out name/id)"));
+    ex.line("VRF info: (vrf in name/id, vrf out name/id)");
     let mut seq: u16 = 1000;
     for ttl in 1..=MAX_TTL {
         let mut line = format!("{ttl:>3}");

@@ -390,7 +390,7 @@ fn ip_route(ex: &mut Exec<'_>, args: &Args) -> CmdResult {
     };
     let prefix = Ipv4Prefix::new(addr, len);
     if prefix.addr() != addr {
-        return Err(CmdError::Message(format!("%Inconsistent address and mask")));
+        return Err(CmdError::Message("% Inconsistent address and mask".into()));
     }
     let r = if args.negated {
         ex.ctx.rib.remove_route(&tenant, prefix, next_hop)
@@ -421,6 +421,7 @@ fn vrf_context(ex: &mut Exec<'_>, args: &Args) -> CmdResult {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
