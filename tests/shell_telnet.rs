@@ -364,3 +364,52 @@ fn console_and_telnet_print_the_same() {
         assert_eq!(a, b, "console and telnet differ for `{c}`");
     }
 }
+
+#[test]
+fn console_on_a_terminal_has_help_completion_and_paging() {
+    tools_present();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("console.exp");
+    let script = r#"
+set timeout 15
+spawn @BIN@ run @TOPO@ --ports mem --telnet 127.0.0.1:0
+expect_after {
+  timeout { puts "\nEXPECT-TIMEOUT"; exit 2 }
+  eof { puts "\nEXPECT-EOF"; exit 3 }
+}
+expect "Username: "
+send "admin\r"
+expect "Password: "
+send "vnswitch\r"
+expect "vnswitch#"
+send "show ip ?"
+expect "route      IP routing table"
+expect "vnswitch#show ip "
+send "\025conf\t"
+expect "configure "
+send "t\r"
+expect "vnswitch(config)#"
+send "end\r"
+expect "vnswitch#"
+send "terminal length 5\r"
+expect "vnswitch#"
+send "show ip route vrf z\r"
+expect " --More-- "
+send "q"
+expect "vnswitch#"
+send "exit\r"
+expect "console closed"
+send "\003"
+expect eof
+"#
+    .replace("@BIN@", env!("CARGO_BIN_EXE_vnswitch"))
+    .replace("@TOPO@", &default_topology().display().to_string());
+    std::fs::write(&path, script).expect("write script");
+    let out = Command::new("expect").arg("-f").arg(&path).stdin(Stdio::null()).output().expect("expect runs");
+    let text = String::from_utf8_lossy(&out.stdout).replace("\r\n", "\n");
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("  arp        ARP table\n  interface  IP interface status and configuration\n  route      IP routing table\n"), "{text}");
+    assert!(text.contains("Enter configuration commands, one per line.  End with CNTL/Z."), "{text}");
+    // The password is not echoed.
+    assert!(!text.contains("Password: vnswitch"), "{text}");
+}
