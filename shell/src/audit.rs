@@ -47,6 +47,9 @@ impl AuditEntry {
         )
     }
     fn message_with_origin(&self) -> String {
+        if self.message.contains("[user: ") {
+            return self.message.clone(); // Login messages carry their origin already.
+        }
         format!("{} [user: {}] [Source: {}]", self.message, self.user, self.source)
     }
 }
