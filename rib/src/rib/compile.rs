@@ -217,6 +217,22 @@ impl TenantCtx {
         }
     }
 
+    /// True when this static route is already known.
+    pub(crate) fn has_static(&self, s: &StaticRoute) -> bool {
+        let o = Self::static_origin(self.routers.first().map(|r| r.index()).unwrap_or(0), s);
+        self.origins.get(&s.prefix).is_some_and(|list| list.as_slice().contains(&o))
+    }
+
+    /// The static route `prefix` via `next_hop` held by any router, if known.
+    pub(crate) fn find_static(&self, prefix: Ipv4Prefix, next_hop: Ipv4Addr) -> Option<StaticRoute> {
+        self.origins.get(&prefix)?.as_slice().iter().find_map(|o| match *o {
+            Origin::Static { router, next_hop: nh } if nh == next_hop => {
+                Some(StaticRoute { prefix, next_hop, router: *self.routers.get(router as usize)? })
+            }
+            _ => None,
+        })
+    }
+
     /// Removes a static route's origin.
     pub(crate) fn remove_static(&mut self, s: &StaticRoute) {
         let o = Self::static_origin(self.routers.first().map(|r| r.index()).unwrap_or(0), s);

@@ -187,6 +187,22 @@ impl Topology {
         Ok(r)
     }
 
+    /// Appends an already resolved static route without checks (the RIB thread resolves and
+    /// de-duplicates against its own index first).
+    pub(crate) fn push_static_route(
+        &mut self,
+        tenant: TenantId,
+        route: schema::StaticRouteConfig,
+        resolved: StaticRoute,
+    ) {
+        if let (Some(t), Some(f)) =
+            (self.tenants.get_mut(tenant.index()), self.file.tenants.get_mut(tenant.index()))
+        {
+            t.static_routes.push(resolved);
+            f.static_routes.push(route);
+        }
+    }
+
     /// Removes the static route `prefix` via `next_hop` of `tenant` (any holding router).
     pub fn remove_static_route(
         &mut self,
