@@ -20,14 +20,38 @@ pub struct SourceMap {
 /// Deepest nesting the scanner follows (deeper text is skipped, not an error).
 const MAX_DEPTH: usize = 128;
 
+/// Which entries a scan keeps (a 1M-route file has millions; an error needs one or two).
+#[derive(Debug, Clone, Copy)]
+enum Want<'a> {
+    All,
+    /// The entries of this path and its ancestors.
+    Field(&'a str),
+    /// The last entry starting at or before (line, col).
+    Before(usize, usize),
+}
+
 impl SourceMap {
-    /// Scans `text`. Malformed text yields a partial map.
+    /// Scans `text`, keeping every entry. Malformed text yields a partial map.
     pub fn scan(text: &str) -> SourceMap {
+        Self::scan_for(text, Want::All)
+    }
+
+    fn scan_for(text: &str, want: Want<'_>) -> SourceMap {
         let tokens = tokenize(text);
-        let mut p = Parser { tokens: &tokens, pos: 0, entries: Vec::new() };
+        let mut p = Parser { tokens: &tokens, pos: 0, entries: Vec::new(), want };
         // A file holds one value, optionally wrapped in a struct name: `TopologyFile( ... )`.
         p.value("", 0);
         SourceMap { entries: p.entries }
+    }
+
+    /// The line of `field` in `text` (see [`SourceMap::line_of`]), keeping only what it needs.
+    pub fn find_line(text: &str, field: &str) -> usize {
+        Self::scan_for(text, Want::Field(field)).line_of(field)
+    }
+
+    /// The path at a position in `text` (see [`SourceMap::path_at`]).
+    pub fn find_path_at(text: &str, line: usize, col: usize) -> Option<String> {
+        Self::scan_for(text, Want::Before(line, col)).path_at(line, col).map(str::to_string)
     }
 
     /// The 1-based line of `field` (a dotted path). When the exact field is absent (a defaulted
@@ -228,6 +252,7 @@ struct Parser<'a> {
     tokens: &'a [Token],
     pos: usize,
     entries: Vec<Entry>,
+    want: Want<'a>,
 }
 
 fn join(path: &str, key: &str) -> String {
@@ -244,8 +269,24 @@ impl Parser<'_> {
     }
 
     fn record(&mut self, path: String) {
-        if let Some(t) = self.tokens.get(self.pos) {
-            self.entries.push(Entry { path, line: t.line, col: t.col });
+        let Some(t) = self.tokens.get(self.pos) else { return };
+        let e = Entry { path, line: t.line, col: t.col };
+        match self.want {
+            Want::All => self.entries.push(e),
+            Want::Field(f) => {
+                let ancestor = f
+                    .strip_prefix(e.path.as_str())
+                    .is_some_and(|rest| rest.is_empty() || rest.starts_with('.') || rest.starts_with('['));
+                if ancestor {
+                    self.entries.push(e);
+                }
+            }
+            Want::Before(line, col) => {
+                if (e.line, e.col) <= (line, col) {
+                    self.entries.clear();
+                    self.entries.push(e);
+                }
+            }
         }
     }
 
@@ -381,6 +422,25 @@ mod tests {
         let m = SourceMap::scan(TEXT);
         assert_eq!(m.path_at(7, 20), Some("ports[1].device"));
         assert_eq!(m.path_at(1, 1), None);
+        assert_eq!(SourceMap::find_path_at(TEXT, 7, 20).as_deref(), Some("ports[1].device"));
+        assert_eq!(SourceMap::find_path_at(TEXT, 1, 1), None);
+    }
+
+    #[test]
+    fn targeted_scan_matches_full_scan() {
+        let m = SourceMap::scan(TEXT);
+        for f in [
+            "hostname",
+            "ports[0].role.vlan",
+            "ports[1].device",
+            "ports[1].enabled",
+            "users[0].aliases.rt",
+            "nothing",
+        ] {
+            assert_eq!(SourceMap::find_line(TEXT, f), m.line_of(f), "{f}");
+        }
+        // `ports[1]` must not match `ports[10]`-like siblings: prefix match stops at a separator.
+        assert_eq!(SourceMap::find_line(TEXT, "ports[1].name"), 6);
     }
 
     #[test]

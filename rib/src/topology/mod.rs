@@ -327,8 +327,7 @@ pub fn parse(text: &str, file: &Path) -> Result<Topology, TopologyError> {
 
 fn syntax_error(text: &str, file: &Path, e: &ron::error::SpannedError) -> TopologyError {
     let pos = e.span.start;
-    let map = locate::SourceMap::scan(text);
-    let at = map.path_at(pos.line, pos.col).unwrap_or("").to_string();
+    let at = locate::SourceMap::find_path_at(text, pos.line, pos.col).unwrap_or_default();
     let field = match &e.code {
         ron::Error::MissingStructField { field, .. } => {
             // Reported at the end of the struct; name the struct's path plus the field.
