@@ -9,6 +9,7 @@ pub mod topology;
 pub mod types;
 
 pub use fib::{Adjacency, FibSnapshot, HopPath, PortEntry};
-pub use rib::{compile_snapshot, RibCommand, RibError, RibHandle};
+pub use rib::{compile_snapshot, NeighbourView, RibCommand, RibError, RibHandle, RouteSource, RouteView};
 pub use snapshot::FibCell;
+pub use topology::{Topology, TopologyError};
 pub use types::*;

@@ -259,3 +259,28 @@ fn disabled_port_makes_its_hosts_unreachable() {
     assert!(matches!(fib.lookup(j, ip("10.0.0.10")), Some(Adjacency::Deliver { .. })));
     assert!(matches!(fib.lookup(j, ip("10.1.5.1")), Some(Adjacency::Local { .. })));
 }
+
+#[test]
+fn campus_route_views_show_spf_metric_and_next_hop() {
+    let t = topo("campus.ron");
+    let acme = t.tenant_by_name("acme").unwrap().id;
+    let v = super::route_views(&t, acme);
+    let r = v.iter().find(|r| r.router == "R1" && r.prefix == "10.10.3.0/24".parse().unwrap()).unwrap();
+    assert_eq!(r.source, super::RouteSource::Spf);
+    assert_eq!((r.distance, r.metric), (110, 20));
+    assert_eq!(r.next_hop, Some(ip("10.10.12.2")));
+    assert_eq!(r.interface, "Gi0/1");
+    // The direct R1-R3 link subnet is connected on R1, not learned.
+    let c = v.iter().find(|r| r.router == "R1" && r.prefix == "10.10.13.0/30".parse().unwrap()).unwrap();
+    assert_eq!((c.source, c.interface.as_str()), (super::RouteSource::Connected, "Gi0/2"));
+    // globex's static route as `S` on G.
+    let g = super::route_views(&t, t.tenant_by_name("globex").unwrap().id);
+    let s = g.iter().find(|r| r.source == super::RouteSource::Static).unwrap();
+    assert_eq!(
+        (s.prefix.to_string().as_str(), s.next_hop, s.distance),
+        ("172.16.0.0/16", Some(ip("10.20.0.254")), 1)
+    );
+    let n = super::neighbour_views(&t, t.tenant_by_name("initech").unwrap().id);
+    assert_eq!(n.len(), 2);
+    assert!(n.iter().any(|e| e.address == ip("10.10.1.10") && e.mac == mac("02:00:0b:0a:01:0a")));
+}

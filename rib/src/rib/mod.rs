@@ -13,6 +13,23 @@ mod views;
 
 pub use compile::compile_snapshot;
 
+/// The routes of every router of `tenant` as `show ip route` lists them, computed directly
+/// from a topology (no RIB thread): for tools and tests.
+pub fn route_views(topology: &Topology, tenant: crate::types::TenantId) -> Vec<RouteView> {
+    match topology.tenants.get(tenant.index()) {
+        Some(t) => views::route_views(topology, &compile::TenantCtx::build(topology, t)),
+        None => Vec::new(),
+    }
+}
+
+/// The neighbour entries of every router of `tenant`, computed directly from a topology.
+pub fn neighbour_views(topology: &Topology, tenant: crate::types::TenantId) -> Vec<NeighbourView> {
+    match topology.tenants.get(tenant.index()) {
+        Some(t) => views::neighbour_views(topology, &compile::TenantCtx::build(topology, t)),
+        None => Vec::new(),
+    }
+}
+
 use crate::fib::FibSnapshot;
 use crate::snapshot::FibCell;
 use crate::topology::{schema::TopologyFile, Topology};
