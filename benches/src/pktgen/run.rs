@@ -391,6 +391,7 @@ pub fn run(cfg: &Config, stop: &AtomicBool) -> Result<Report, PktgenError> {
             pps: rate_of(t.sent, ns),
             gbps: rate_of(t.bytes, ns) * 8.0 / 1e9,
             tx_invalid_descs: t.port.tx_invalid_descs(),
+            frames_per_kick: t.port.tx_budget().unwrap_or(32),
         });
     }
     if let Some(r) = &mut rx {

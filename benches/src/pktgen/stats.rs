@@ -164,6 +164,9 @@ pub struct TxReport {
     pub gbps: f64,
     /// Frames the kernel reported as invalid TX descriptors.
     pub tx_invalid_descs: u64,
+    /// Frames one copy-mode kick (sendto) transmits: 32, or more where the kernel took
+    /// `XDP_MAX_TX_SKB_BUDGET`.
+    pub frames_per_kick: u32,
 }
 
 /// Receive side of the final report.
@@ -227,12 +230,13 @@ impl Report {
         ));
         if let Some(tx) = &self.tx {
             s.push_str(&format!(
-                "TX {}: {} packets in {:.3} s = {:.3} Mpps, {:.3} Gbps\n",
+                "TX {}: {} packets in {:.3} s = {:.3} Mpps, {:.3} Gbps ({} frames per kick)\n",
                 tx.device,
                 tx.packets,
                 tx.seconds,
                 tx.pps / 1e6,
-                tx.gbps
+                tx.gbps,
+                tx.frames_per_kick
             ));
         }
         if let Some(rx) = &self.rx {

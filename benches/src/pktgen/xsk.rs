@@ -72,9 +72,32 @@ fn interface(dev: &str) -> Result<Interface, PktgenError> {
     dev.parse().map_err(|_| PktgenError::BadArgument { what: "device name", value: dev.to_string() })
 }
 
+/// Frames per kick we ask copy-mode transmit for (kernels without the option send 32).
+const TX_BUDGET: u32 = 256;
+/// `SOL_XDP` socket option setting how many frames one copy-mode `sendto` transmits (Linux 6.17+).
+const XDP_MAX_TX_SKB_BUDGET: libc::c_int = 9;
+
+/// Raises the per-kick transmit budget where the kernel has the option; `None` if it refused.
+fn set_tx_budget(tx: &TxQueue, budget: u32) -> Option<u32> {
+    use std::os::fd::AsRawFd;
+    let fd = tx.fd().as_raw_fd();
+    // SAFETY: setsockopt reads a u32 of the size we pass from a live stack value; fd is our socket.
+    let rc = unsafe {
+        libc::setsockopt(
+            fd,
+            libc::SOL_XDP,
+            XDP_MAX_TX_SKB_BUDGET,
+            &budget as *const u32 as *const libc::c_void,
+            std::mem::size_of::<u32>() as libc::socklen_t,
+        )
+    };
+    (rc == 0).then_some(budget)
+}
+
 /// The transmitting socket.
 pub struct TxPort {
     dev: String,
+    tx_budget: Option<u32>,
     umem: Umem,
     tx: TxQueue,
     cq: CompQueue,
@@ -104,8 +127,10 @@ impl TxPort {
             dev: dev.to_string(),
             msg: "no fill/completion rings returned".into(),
         })?;
+        let tx_budget = set_tx_budget(&tx, TX_BUDGET);
         Ok(TxPort {
             dev: dev.to_string(),
+            tx_budget,
             umem,
             tx,
             cq,
@@ -119,6 +144,11 @@ impl TxPort {
 
     pub fn device(&self) -> &str {
         &self.dev
+    }
+
+    /// Frames the kernel sends per kick, if it took our `XDP_MAX_TX_SKB_BUDGET` (else 32).
+    pub fn tx_budget(&self) -> Option<u32> {
+        self.tx_budget
     }
 
     /// Frames free for writing.
