@@ -93,12 +93,14 @@ impl std::fmt::Debug for Lpm {
     }
 }
 
-/// How many addresses ahead [`Lpm::lookup_batch`] prefetches for the next trie level.
-const PREFETCH_DISTANCE: usize = 8;
+/// How many addresses ahead [`Lpm::lookup_batch`] prefetches for the next trie level: a
+/// quarter of the batch, within these bounds (longer distances keep more misses in flight).
+const PREFETCH_DISTANCE_MIN: usize = 4;
+const PREFETCH_DISTANCE_MAX: usize = 32;
 /// Batches shorter than this are looked up one address at a time (no pipeline to fill).
 const SHORT_BATCH: usize = 4;
-/// Ring of in-flight entries in [`Lpm::lookup_batch`] (power of two > 3 * distance).
-const PIPELINE_SLOTS: usize = 32;
+/// Ring of in-flight entries in [`Lpm::lookup_batch`] (power of two > 3 * max distance).
+const PIPELINE_SLOTS: usize = 128;
 
 /// The ply to read next for `entry`: its child, or the (cached) empty ply for a leaf.
 #[inline(always)]
@@ -160,14 +162,14 @@ impl Lpm {
     /// Looks up `addrs[i]` into `out[i]` for every `i < min(addrs.len(), out.len())`.
     ///
     /// A software pipeline (as VPP's quad loops and DPDK's lookup_bulk do): while address `i`
-    /// reads its root entry, the cache lines address `i + PREFETCH_DISTANCE` needs are being
+    /// reads its root entry, the cache lines address `i + distance` needs are being
     /// prefetched, so the cache and TLB misses of many addresses overlap instead of following
-    /// one another. Each address goes through four steps `PREFETCH_DISTANCE` addresses apart:
-    /// prefetch root entry; read it and prefetch the level-2 entry; read that and prefetch the
-    /// level-3 entry; read that and decode. The steps are branch-free: an address resolved at
-    /// an upper level keeps its leaf and touches the (cached) empty ply.
+    /// one another. Each address goes through four steps `distance` addresses apart (a
+    /// quarter of the batch, 4 to 32): prefetch its root entry; read it and prefetch the
+    /// level-2 entry; read that and prefetch the level-3 entry; read that and decode. The
+    /// steps are branch-free: an address resolved at an upper level keeps its leaf and touches
+    /// the (cached) empty ply.
     pub fn lookup_batch(&self, addrs: &[u32], out: &mut [Option<u32>]) {
-        const D: usize = PREFETCH_DISTANCE;
         let n = addrs.len().min(out.len());
         if n < SHORT_BATCH {
             for (a, o) in addrs[..n].iter().zip(&mut out[..n]) {
@@ -175,23 +177,24 @@ impl Lpm {
             }
             return;
         }
+        let d = (n / 4).clamp(PREFETCH_DISTANCE_MIN, PREFETCH_DISTANCE_MAX);
         let segs = &*self.segments;
         let mut pending = [NO_ROUTE; PIPELINE_SLOTS];
-        for j in 0..n + 3 * D {
+        for j in 0..n + 3 * d {
             if j < n {
                 let a = addrs[j];
                 prefetch(&segs[(a >> 24) as usize][ROOT_PLY][(a >> 16) as u8 as usize]);
             }
-            if j >= D && j - D < n {
-                let i = j - D;
+            if j >= d && j - d < n {
+                let i = j - d;
                 let a = addrs[i];
                 let seg = &segs[(a >> 24) as usize];
                 let e = seg[ROOT_PLY][(a >> 16) as u8 as usize];
                 pending[i % PIPELINE_SLOTS] = e;
                 prefetch(&seg[ply_of(e)][(a >> 8) as u8 as usize]);
             }
-            if j >= 2 * D && j - 2 * D < n {
-                let i = j - 2 * D;
+            if j >= 2 * d && j - 2 * d < n {
+                let i = j - 2 * d;
                 let a = addrs[i];
                 let seg = &segs[(a >> 24) as usize];
                 let e = pending[i % PIPELINE_SLOTS];
@@ -199,8 +202,8 @@ impl Lpm {
                 pending[i % PIPELINE_SLOTS] = e;
                 prefetch(&seg[ply_of(e)][a as u8 as usize]);
             }
-            if j >= 3 * D {
-                let i = j - 3 * D;
+            if j >= 3 * d {
+                let i = j - 3 * d;
                 let a = addrs[i];
                 let seg = &segs[(a >> 24) as usize];
                 let e = pending[i % PIPELINE_SLOTS];
