@@ -292,12 +292,12 @@ fn incremental_compile_equals_from_scratch() {
         }
         let lpm = table.compile();
         assert_identical(&lpm, &from_scratch(&table));
-        for s in 0..SEGMENTS {
-            if !touched[s] {
+        for (s, was_touched) in touched.iter().enumerate() {
+            if !was_touched {
                 assert!(lpm.shares_segment(&previous, s), "step {step}: untouched segment {s} rebuilt");
             }
         }
-        if step % 30 == 0 {
+        if step % 30 == 0 && !present.is_empty() {
             let addrs = random_addrs(&mut rng, &present, 2_000);
             assert_same(&lpm, &reference, &addrs);
         }
