@@ -114,6 +114,7 @@ impl<T: AsRef<[u8]>> Packet<T> {
         Ipv4Addr::new(b[field::DST], b[field::DST + 1], b[field::DST + 2], b[field::DST + 3])
     }
     /// True when the header checksum is correct.
+    #[inline]
     pub fn verify_checksum(&self) -> bool {
         let b = self.buffer.as_ref();
         let hl = self.header_len() as usize;
