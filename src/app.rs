@@ -213,14 +213,25 @@ mod workers {
         match kind {
             PortsKind::Xdp => {
                 for (i, set) in port_sets.into_iter().enumerate() {
-                    launch(i, Box::new(move |env| run_worker(set, env)))?;
+                    launch(
+                        i,
+                        Box::new(move |env| {
+                            let set = run_worker(set, env);
+                            eprint!("{}", xsk_report(i, &set));
+                        }),
+                    )?;
                 }
             }
             PortsKind::Mem => {
                 let n = topo.ports.len();
                 for i in 0..cores.len() {
                     let mem = switch::port::MemPorts::new(n, 1024);
-                    launch(i, Box::new(move |env| run_worker(mem, env)))?;
+                    launch(
+                        i,
+                        Box::new(move |env| {
+                            run_worker(mem, env);
+                        }),
+                    )?;
                 }
             }
         }
@@ -251,15 +262,38 @@ mod workers {
         pub punt: Arc<switch::punt::PuntQueues>,
     }
 
-    /// Runs `switch::worker::Worker` over `ports` until the stop flag is set (pinning is
-    /// done by the caller's thread setup); the ports are dropped on return, closing the
-    /// sockets and detaching XDP.
-    fn run_worker<P: Ports>(ports: P, env: WorkerEnv) {
+    /// Runs `switch::worker::Worker` over `ports` until the stop flag is set and returns the
+    /// ports (dropping them closes the sockets and detaches XDP).
+    fn run_worker<P: Ports>(ports: P, env: WorkerEnv) -> P {
         let WorkerEnv { index, core, fib, publisher, stop, punt } = env;
         let mut config = switch::worker::WorkerConfig::new(index);
         config.core = Some(core);
         let worker = switch::worker::Worker::new(config, ports, fib, publisher, Some(punt), stop);
-        drop(worker.run());
+        worker.run()
+    }
+
+    /// Ring-level and kernel counters of one worker's AF_XDP sockets, printed at exit.
+    fn xsk_report(worker: usize, set: &XskPorts) -> String {
+        let mut s = String::new();
+        for i in 0..set.port_count() {
+            let (name, dev) = set.port_name(i).unwrap_or(("?", "?"));
+            let c = set.counters(i);
+            let k = set.kernel_stats(i).unwrap_or_default();
+            s.push_str(&format!(
+                "xsk worker {worker} port {name} ({dev}): rx {} tx {} tx_ring_full {} tx_kicks {} fill_starved {} \
+                 | kernel rx_dropped {} rx_ring_full {} fill_empty {} tx_invalid {}\n",
+                c.rx_frames,
+                c.tx_frames,
+                c.tx_ring_full,
+                c.tx_wakeups,
+                c.fill_starved,
+                k.rx_dropped,
+                k.rx_ring_full,
+                k.rx_fill_ring_empty_descs,
+                k.tx_invalid_descs
+            ));
+        }
+        s
     }
 
     impl Workers {
