@@ -23,8 +23,14 @@ use rib::PortId;
 use std::time::Duration;
 
 /// Most sendto kicks per port per `service` call. In copy mode the kernel sends at most 32
-/// descriptors per kick, so a full batch of 64 needs two.
+/// descriptors per kick (or [`TX_BUDGET`] where it takes `XDP_MAX_TX_SKB_BUDGET`).
 const MAX_KICKS_PER_SERVICE: usize = 8;
+
+/// Frames per copy-mode kick we ask the kernel for (kernels without the option send 32).
+const TX_BUDGET: u32 = 256;
+
+/// `SOL_XDP` socket option: how many frames one copy-mode `sendto` transmits (Linux 6.17+).
+const XDP_MAX_TX_SKB_BUDGET: libc::c_int = 9;
 
 /// Bytes the kernel reserves before the packet in every UMEM frame (XDP_PACKET_HEADROOM).
 const XDP_HEADROOM: usize = 256;
@@ -106,7 +112,7 @@ pub struct XskConfig {
 
 impl Default for XskConfig {
     fn default() -> Self {
-        XskConfig { mode: XdpMode::Auto, ring_size: 2048, frame_size: 2048 }
+        XskConfig { mode: XdpMode::Auto, ring_size: 4096, frame_size: 2048 }
     }
 }
 
@@ -196,6 +202,25 @@ pub fn rx_queue_count(device: &str) -> Option<u32> {
     let n =
         entries.filter_map(|e| e.ok()).filter(|e| e.file_name().to_string_lossy().starts_with("rx-")).count();
     Some(n as u32)
+}
+
+/// Raises the per-kick copy-mode transmit budget where the kernel has the option (best
+/// effort: older kernels keep 32 frames per `sendto`). Returns whether the kernel took it.
+fn set_tx_budget(tx: &TxQueue, budget: u32) -> bool {
+    use std::os::fd::AsRawFd;
+    let fd = tx.fd().as_raw_fd();
+    // SAFETY: setsockopt reads a u32 of the size we pass from a live stack value; `fd` is our
+    // own open socket.
+    let rc = unsafe {
+        libc::setsockopt(
+            fd,
+            libc::SOL_XDP,
+            XDP_MAX_TX_SKB_BUDGET,
+            &budget as *const u32 as *const libc::c_void,
+            std::mem::size_of::<u32>() as libc::socklen_t,
+        )
+    };
+    rc == 0
 }
 
 fn device_exists(device: &str) -> bool {
@@ -322,6 +347,7 @@ impl XskPorts {
             // frame we hand to this socket's rings comes from that same UMEM.
             match unsafe { Socket::new(sock_cfg, &self.umem, &iface, self.queue_id) } {
                 Ok((tx, rx, Some((fill, comp)))) => {
+                    set_tx_budget(&tx, TX_BUDGET);
                     return Ok(XskSocketPort {
                         name: name.to_string(),
                         device: device.to_string(),
@@ -636,17 +662,18 @@ impl Ports for XskPorts {
         for (slot, p) in fds.iter_mut().zip(&self.ports) {
             *slot = libc::pollfd { fd: p.rx.fd().as_raw_fd(), events: libc::POLLIN, revents: 0 };
         }
-        let ms = timeout.as_millis().clamp(0, i32::MAX as u128) as i32;
         if n == 0 {
             std::thread::sleep(timeout);
             return;
         }
-        if ms == 0 {
-            // Sub-millisecond back-off: poll() cannot express it, sleep instead.
-            std::thread::sleep(timeout);
-            return;
-        }
-        // SAFETY: `fds` holds `n` initialised pollfd entries and lives across the call.
-        unsafe { libc::poll(fds.as_mut_ptr(), n as libc::nfds_t, ms) };
+        // ppoll takes a nanosecond timeout, so a sub-millisecond back-off still wakes at once
+        // when a frame lands in any rx ring (copy mode signals readiness on every rx flush).
+        let ts = libc::timespec {
+            tv_sec: timeout.as_secs().min(i32::MAX as u64) as libc::time_t,
+            tv_nsec: timeout.subsec_nanos() as libc::c_long,
+        };
+        // SAFETY: `fds` holds `n` initialised pollfd entries and `ts` a valid timespec; both
+        // live across the call; a null sigmask leaves the signal mask unchanged.
+        unsafe { libc::ppoll(fds.as_mut_ptr(), n as libc::nfds_t, &ts, std::ptr::null()) };
     }
 }
