@@ -22,11 +22,18 @@ pub fn sum(mut acc: u64, data: &[u8]) -> u64 {
 }
 
 /// Folds an accumulator into 16 bits (not complemented).
+///
+/// Branch-free: every fold keeps the value modulo 0xffff and keeps a non-zero value
+/// non-zero, so any fold sequence ending below 2^16 gives the same result as folding until
+/// no carry is left. Two 32-bit folds bring any u64 to at most 2^32, three 16-bit folds
+/// then to at most 0xffff.
 #[inline]
-pub fn fold(mut acc: u64) -> u16 {
-    while acc >> 16 != 0 {
-        acc = (acc & 0xffff) + (acc >> 16);
-    }
+pub fn fold(acc: u64) -> u16 {
+    let acc = (acc & 0xffff_ffff) + (acc >> 32);
+    let acc = (acc & 0xffff_ffff) + (acc >> 32);
+    let acc = (acc & 0xffff) + (acc >> 16);
+    let acc = (acc & 0xffff) + (acc >> 16);
+    let acc = (acc & 0xffff) + (acc >> 16);
     acc as u16
 }
 
@@ -39,8 +46,11 @@ pub fn checksum(data: &[u8]) -> u16 {
 /// RFC 1624 incremental update of checksum `hc` when one 16-bit word changes `old -> new`.
 #[inline]
 pub fn update16(hc: u16, old: u16, new: u16) -> u16 {
-    let acc = (!hc as u64) + (!old as u64) + new as u64;
-    !fold(acc)
+    // At most 3 * 0xffff: two 16-bit folds leave no carry (see `fold`).
+    let acc = (!hc as u32) + (!old as u32) + new as u32;
+    let acc = (acc & 0xffff) + (acc >> 16);
+    let acc = (acc & 0xffff) + (acc >> 16);
+    !(acc as u16)
 }
 
 #[cfg(test)]
@@ -54,6 +64,51 @@ mod tests {
         assert_eq!(fold(sum(0, &data)), 0xddf2);
         assert_eq!(checksum(&data), !0xddf2);
         assert_eq!(fold(sum(0, &data[..7])), fold(sum(0, &[0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0x00])));
+    }
+
+    /// The reference fold: add the carries back until there are none.
+    fn fold_loop(mut acc: u64) -> u16 {
+        while acc >> 16 != 0 {
+            acc = (acc & 0xffff) + (acc >> 16);
+        }
+        acc as u16
+    }
+
+    #[test]
+    fn branch_free_fold_matches_the_loop() {
+        let edges = [
+            0u64,
+            1,
+            0xffff,
+            0x1_0000,
+            0x1_fffe,
+            0x1_ffff,
+            0xffff_ffff,
+            0x1_0000_0000,
+            0x1_ffff_ffff,
+            0x2_0000_0000,
+            u64::MAX,
+            u64::MAX - 1,
+            0xffff_0000_ffff_0000,
+        ];
+        for a in edges {
+            assert_eq!(fold(a), fold_loop(a), "{a:#x}");
+        }
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..100_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            for a in [x, x >> 16, x >> 31, x >> 40] {
+                assert_eq!(fold(a), fold_loop(a), "{a:#x}");
+            }
+        }
+        for hc in (0..=0xffffu32).step_by(97) {
+            for (old, new) in [(0u32, 0xffffu32), (0xffff, 0), (0x4001, 0x3e01), (0xffff, 0xffff), (0, 0)] {
+                let acc = (!(hc as u16) as u64) + (!(old as u16) as u64) + new as u64;
+                assert_eq!(update16(hc as u16, old as u16, new as u16), !fold_loop(acc));
+            }
+        }
     }
 
     #[test]

@@ -181,6 +181,7 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
         self.set_checksum(c);
     }
     /// Sets the TTL and updates the checksum incrementally (RFC 1624).
+    #[inline]
     pub fn set_ttl_update_checksum(&mut self, ttl: u8) {
         let b = self.buffer.as_mut();
         let old = be16(b, field::TTL);
