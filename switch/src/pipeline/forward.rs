@@ -33,7 +33,7 @@ pub fn run<B: FrameBuf>(
     // The table of the previous frame (a batch from one access port uses one table).
     let mut cached: Option<(rib::TableId, Option<&rib::fib::RouterTable>)> = None;
     for i in 0..batch.len {
-        let m = batch.meta[i];
+        let m = &batch.meta[i];
         if !m.pending() {
             continue;
         }
@@ -50,7 +50,16 @@ pub fn run<B: FrameBuf>(
             }
         };
         let adj = if m.adj == NO_ADJ { None } else { table.and_then(|t| t.adjacencies.get(m.adj as usize)) };
-        let mut f = Frame { pl, buf, desc: &mut batch.desc[i], m: &m, ctx, counters, now };
+        // Fast path of the common case: untagged in, untagged out, TTL not running out.
+        if let (Some(Adjacency::Deliver { port, vlan: None, src_mac, dst_mac, path }), None) = (adj, m.vlan) {
+            if let Some(v) =
+                deliver_untagged(buf, &batch.desc[i], m, ctx, fib, *port, *src_mac, *dst_mac, path)
+            {
+                batch.meta[i].verdict = v;
+                continue;
+            }
+        }
+        let mut f = Frame { pl, buf, desc: &mut batch.desc[i], m, ctx, counters, now };
         let verdict = match adj {
             None => {
                 let src = f.origin_addr();
@@ -92,6 +101,40 @@ pub fn run<B: FrameBuf>(
         };
         batch.meta[i].verdict = verdict;
     }
+}
+
+/// [`Frame::deliver`] for an untagged frame leaving untagged, in one pass over the frame
+/// bytes; returns None, having changed nothing, when the TTL runs out (the caller then takes
+/// the general path, which answers with ICMP time exceeded).
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn deliver_untagged<B: FrameBuf>(
+    buf: &mut B,
+    desc: &B::Desc,
+    m: &Meta,
+    ctx: &IngressCtx,
+    fib: &FibSnapshot,
+    port: PortId,
+    src_mac: MacAddr,
+    dst_mac: MacAddr,
+    path: &HopPath,
+) -> Option<Verdict> {
+    let ttl = ttl_check(ctx, m.ttl, path).ok()?;
+    if let Err(r) = egress_up(fib, port) {
+        return Some(Verdict::Drop(r));
+    }
+    let data = buf.data_mut(desc);
+    let off = m.l3_off as usize;
+    let Some(ip) = data.get_mut(off..off + ipv4::HEADER_LEN) else {
+        return Some(Verdict::Drop(DropReason::Ipv4Malformed));
+    };
+    ipv4::Packet::new_unchecked(ip).set_ttl_update_checksum(ttl);
+    let Some(macs) = data.get_mut(..ethernet::HEADER_LEN) else {
+        return Some(Verdict::Drop(DropReason::Truncated));
+    };
+    macs[0..6].copy_from_slice(&dst_mac.0);
+    macs[6..12].copy_from_slice(&src_mac.0);
+    Some(Verdict::Tx(port))
 }
 
 /// The TTL rule of the design: with `hops` logical routers to cross, a frame whose TTL is at

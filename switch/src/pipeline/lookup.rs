@@ -13,18 +13,19 @@ pub fn run<D>(batch: &mut Batch<D>, fib: &FibSnapshot) {
     let mut n = 0;
     let mut table: Option<TableId> = None;
     for i in 0..batch.len {
-        let m = batch.meta[i];
+        let m = &batch.meta[i];
         if !m.pending() || m.l3 != L3::Ipv4 {
             continue;
         }
-        if table != Some(m.table) {
+        let (frame_table, dst) = (m.table, m.dst);
+        if table != Some(frame_table) {
             if let Some(t) = table {
                 flush(batch, fib, t, &addrs[..n], &idx[..n], &mut out[..n]);
             }
-            table = Some(m.table);
+            table = Some(frame_table);
             n = 0;
         }
-        addrs[n] = u32::from(m.dst);
+        addrs[n] = u32::from(dst);
         idx[n] = i as u8;
         n += 1;
     }
