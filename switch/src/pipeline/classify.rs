@@ -57,8 +57,9 @@ pub fn run<B: FrameBuf>(
     match ctx {
         IngressCtx::Invalid => drop_pending(batch, DropReason::UnknownPort),
         IngressCtx::Access { tenant, table, vlan, gateway_mac, subnet, .. } => {
-            for i in 0..batch.len {
-                let m = &mut batch.meta[i];
+            // The whole batch is one tenant: count locally, add to the counters once.
+            let (mut packets, mut bytes) = (0u64, 0u64);
+            for (m, desc) in batch.meta[..batch.len].iter_mut().zip(&batch.desc) {
                 if !m.pending() {
                     continue;
                 }
@@ -71,11 +72,14 @@ pub fn run<B: FrameBuf>(
                 } else {
                     m.tenant = tenant;
                     m.table = table;
-                    let len = buf.len(&batch.desc[i]) as u64;
-                    let t = counters.tenant_mut(tenant.index());
-                    t.rx_packets += 1;
-                    t.rx_bytes += len;
+                    packets += 1;
+                    bytes += buf.len(desc) as u64;
                 }
+            }
+            if packets > 0 {
+                let t = counters.tenant_mut(tenant.index());
+                t.rx_packets += packets;
+                t.rx_bytes += bytes;
             }
         }
         IngressCtx::Router { table, tenant, .. } => {

@@ -6,7 +6,7 @@ use super::{Batch, DropReason, Verdict, BATCH};
 use crate::port::Ports;
 use crate::punt::{PuntQueues, PuntedFrame, QueuedFrame};
 use crate::stats::WorkerCounters;
-use rib::{FibSnapshot, PortId};
+use rib::{FibSnapshot, PortId, TenantId};
 use std::time::Instant;
 
 /// Sends, punts or recycles every frame of the batch; the batch is empty afterwards.
@@ -22,11 +22,16 @@ pub fn run<P: Ports>(
     let port_count = ports.port_count();
     let mut recycle = [P::Desc::default(); BATCH];
     let mut n_recycle = 0;
+    // Frames still to transmit, one bit per frame (BATCH fits in 64 bits).
+    let mut to_send: u64 = 0;
     // Pass 1: drops and punts; unknown egress ports become drops.
     for i in 0..n {
         let verdict = batch.meta[i].verdict;
         let reason = match verdict {
-            Verdict::Tx(p) if p.index() < port_count => continue,
+            Verdict::Tx(p) if p.index() < port_count => {
+                to_send |= 1 << i;
+                continue;
+            }
             Verdict::Tx(_) => DropReason::EgressUnknown,
             Verdict::Drop(r) => r,
             Verdict::Pending => DropReason::Unhandled,
@@ -52,44 +57,58 @@ pub fn run<P: Ports>(
     if n_recycle > 0 {
         ports.recycle(&recycle[..n_recycle]);
     }
-    // Pass 2: transmit grouped by port, in arrival order within a port.
-    let mut sent = [false; BATCH];
+    // Pass 2: transmit grouped by port (the port of the first frame left, then the next),
+    // in arrival order within a port.
     let mut out = [P::Desc::default(); BATCH];
-    for i in 0..n {
-        let Verdict::Tx(port) = batch.meta[i].verdict else { continue };
-        if sent[i] {
+    while to_send != 0 {
+        let first = to_send.trailing_zeros() as usize;
+        let Verdict::Tx(port) = batch.meta[first].verdict else {
+            to_send &= !(1 << first);
             continue;
-        }
+        };
         let mut k = 0;
-        let mut bytes = [0u32; BATCH];
-        for (j, done) in sent.iter_mut().enumerate().take(n).skip(i) {
-            if !*done && batch.meta[j].verdict == Verdict::Tx(port) {
-                *done = true;
+        let mut rest = to_send;
+        // Per-tenant tx counts are summed over runs of frames of one tenant.
+        let mut run = (batch.meta[first].tenant, 0u64, 0u64);
+        while rest != 0 {
+            let j = rest.trailing_zeros() as usize;
+            rest &= rest - 1;
+            let m = &batch.meta[j];
+            if m.verdict == Verdict::Tx(port) {
+                to_send &= !(1 << j);
                 out[k] = batch.desc[j];
-                let len = ports.len(&batch.desc[j]) as u32;
-                bytes[k] = len;
-                let t = counters.tenant_mut(batch.meta[j].tenant.index());
-                t.tx_packets += 1;
-                t.tx_bytes += len as u64;
+                if m.tenant != run.0 {
+                    add_tenant_tx(counters, run);
+                    run = (m.tenant, 0, 0);
+                }
+                run.1 += 1;
+                run.2 += ports.len(&batch.desc[j]) as u64;
                 k += 1;
             }
         }
-        transmit(ports, port, &out[..k], &bytes[..k], counters);
+        add_tenant_tx(counters, run);
+        transmit(ports, port, &out[..k], counters);
     }
     batch.len = 0;
 }
 
-fn transmit<P: Ports>(
-    ports: &mut P,
-    port: PortId,
-    frames: &[P::Desc],
-    bytes: &[u32],
-    counters: &mut WorkerCounters,
-) {
+// The transmit bit mask of pass 2 has one bit per frame.
+const _: () = assert!(BATCH <= 64);
+
+#[inline]
+fn add_tenant_tx(counters: &mut WorkerCounters, (tenant, packets, bytes): (TenantId, u64, u64)) {
+    let t = counters.tenant_mut(tenant.index());
+    t.tx_packets += packets;
+    t.tx_bytes += bytes;
+}
+
+fn transmit<P: Ports>(ports: &mut P, port: PortId, frames: &[P::Desc], counters: &mut WorkerCounters) {
     let queued = ports.tx_burst(port, frames).min(frames.len());
+    // Lengths come from our copies of the descriptors (plain values, not the frames).
+    let bytes: u64 = frames[..queued].iter().map(|d| ports.len(d) as u64).sum();
     let pc = counters.port_mut(port.index());
     pc.tx_packets += queued as u64;
-    pc.tx_bytes += bytes[..queued].iter().map(|b| *b as u64).sum::<u64>();
+    pc.tx_bytes += bytes;
     let lost = (frames.len() - queued) as u64;
     if lost > 0 {
         pc.tx_dropped += lost;
