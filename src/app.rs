@@ -44,6 +44,10 @@ pub struct RunArgs {
     /// Worker cores, comma separated (default: the topology's, else the last core).
     #[arg(long)]
     pub workers: Option<String>,
+    /// Worker thread scheduling: `fifo:P` (default fifo:10: the worker takes its core
+    /// whenever it has frames, as the kernel's softirq forwarding does), `nice:N` or `normal`.
+    #[arg(long, default_value = "fifo:10")]
+    pub worker_sched: switch::worker::WorkerSched,
     /// Write aggregated counters to this file about every 200 ms (and at exit).
     #[arg(long)]
     pub stats_file: Option<PathBuf>,
@@ -124,7 +128,8 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         }
     }
 
-    let workers = crate::app::workers::spawn(&topo, rib.fib(), port_sets, &cores, args.ports)?;
+    let workers =
+        crate::app::workers::spawn(&topo, rib.fib(), port_sets, &cores, args.ports, args.worker_sched)?;
 
     let telnet_addr = args.telnet.clone().unwrap_or_else(|| topo.file.shell.telnet.clone());
     let shell = crate::app::front::start(&rib, &workers, &telnet_addr, !args.no_console, stop.clone())?;
@@ -178,6 +183,7 @@ mod workers {
         port_sets: Vec<XskPorts>,
         cores: &[usize],
         kind: PortsKind,
+        sched: switch::worker::WorkerSched,
     ) -> Result<Workers> {
         let port_names: Vec<String> = topo.ports.iter().map(|p| p.name.clone()).collect();
         let mut consumers = Vec::new();
@@ -196,6 +202,7 @@ mod workers {
                 publisher,
                 stop: worker_stop.clone(),
                 punt: punt.clone(),
+                sched,
             };
             handles.push(
                 std::thread::Builder::new()
@@ -260,14 +267,16 @@ mod workers {
         pub publisher: switch::stats::StatsPublisher,
         pub stop: Arc<AtomicBool>,
         pub punt: Arc<switch::punt::PuntQueues>,
+        pub sched: switch::worker::WorkerSched,
     }
 
     /// Runs `switch::worker::Worker` over `ports` until the stop flag is set and returns the
     /// ports (dropping them closes the sockets and detaches XDP).
     fn run_worker<P: Ports>(ports: P, env: WorkerEnv) -> P {
-        let WorkerEnv { index, core, fib, publisher, stop, punt } = env;
+        let WorkerEnv { index, core, fib, publisher, stop, punt, sched } = env;
         let mut config = switch::worker::WorkerConfig::new(index);
         config.core = Some(core);
+        config.sched = sched;
         let worker = switch::worker::Worker::new(config, ports, fib, publisher, Some(punt), stop);
         worker.run()
     }

@@ -18,6 +18,73 @@ use std::time::{Duration, Instant};
 /// Most injected probes routed per round.
 const PROBES_PER_ROUND: usize = 16;
 
+/// Scheduling policy of a worker thread. A poll-mode worker sharing its core with other
+/// tasks only gets a fair share under the default policy, while the kernel's own forwarding
+/// runs in softirq context ahead of every task; `Fifo` lets the worker take its core whenever
+/// it has frames (it still sleeps when idle, and RT throttling keeps 5% for other tasks).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum WorkerSched {
+    /// Leave the thread's policy unchanged.
+    #[default]
+    Normal,
+    /// SCHED_OTHER with this nice value (-20..=19).
+    Nice(i8),
+    /// SCHED_FIFO with this real-time priority (1..=99).
+    Fifo(u8),
+}
+
+impl std::str::FromStr for WorkerSched {
+    type Err = String;
+    /// `normal`, `nice:N` or `fifo:P`.
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad = || format!("bad worker scheduling '{s}' (expected normal, nice:-20..19 or fifo:1..99)");
+        match s.split_once(':') {
+            None if s == "normal" => Ok(WorkerSched::Normal),
+            Some(("nice", n)) => match n.parse::<i8>() {
+                Ok(n) if (-20..=19).contains(&n) => Ok(WorkerSched::Nice(n)),
+                _ => Err(bad()),
+            },
+            Some(("fifo", p)) => match p.parse::<u8>() {
+                Ok(p) if (1..=99).contains(&p) => Ok(WorkerSched::Fifo(p)),
+                _ => Err(bad()),
+            },
+            _ => Err(bad()),
+        }
+    }
+}
+
+impl WorkerSched {
+    /// Applies the policy to the calling thread.
+    pub fn apply_to_current_thread(self) -> std::io::Result<()> {
+        match self {
+            WorkerSched::Normal => Ok(()),
+            WorkerSched::Nice(n) => {
+                // SAFETY: gettid has no preconditions.
+                let tid = unsafe { libc::gettid() };
+                // SAFETY: setpriority on our own thread id with a plain integer value.
+                let rc =
+                    unsafe { libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, n as libc::c_int) };
+                if rc == 0 {
+                    Ok(())
+                } else {
+                    Err(std::io::Error::last_os_error())
+                }
+            }
+            WorkerSched::Fifo(p) => {
+                let param = libc::sched_param { sched_priority: p as libc::c_int };
+                // SAFETY: pid 0 is the calling thread; `param` is a valid sched_param that
+                // outlives the call.
+                let rc = unsafe { libc::sched_setscheduler(0, libc::SCHED_FIFO, &param) };
+                if rc == 0 {
+                    Ok(())
+                } else {
+                    Err(std::io::Error::last_os_error())
+                }
+            }
+        }
+    }
+}
+
 /// How a worker runs.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct WorkerConfig {
@@ -30,6 +97,8 @@ pub struct WorkerConfig {
     /// First and longest idle sleep; the sleep doubles while idle.
     pub idle_sleep_min: Duration,
     pub idle_sleep_max: Duration,
+    /// Scheduling policy applied when the thread starts (best effort).
+    pub sched: WorkerSched,
 }
 
 impl WorkerConfig {
@@ -40,6 +109,7 @@ impl WorkerConfig {
             idle_rounds_before_sleep: 64,
             idle_sleep_min: Duration::from_micros(50),
             idle_sleep_max: Duration::from_micros(500),
+            sched: WorkerSched::Normal,
         }
     }
 }
@@ -190,6 +260,10 @@ impl<P: Ports> Worker<P> {
             // Pinning is best effort: a missing core leaves the thread unpinned.
             let _ = core_affinity::set_for_current(core_affinity::CoreId { id: core });
         }
+        if let Err(e) = self.config.sched.apply_to_current_thread() {
+            // Best effort like pinning: the worker still runs, at the default policy.
+            eprintln!("worker {}: scheduling {:?} refused: {e}", self.config.index, self.config.sched);
+        }
         while !self.stop.load(Ordering::Relaxed) {
             let got = self.poll_once(Instant::now());
             if got > 0 {
@@ -269,6 +343,17 @@ mod tests {
         collector.poll();
         assert_eq!(reader.received(), 1, "first round published, later ones within the interval did not");
         let _ = w.ports().capacity();
+    }
+
+    #[test]
+    fn worker_sched_parses_policies_and_rejects_out_of_range() {
+        assert_eq!("normal".parse(), Ok(WorkerSched::Normal));
+        assert_eq!("nice:-10".parse(), Ok(WorkerSched::Nice(-10)));
+        assert_eq!("fifo:10".parse(), Ok(WorkerSched::Fifo(10)));
+        for bad in ["", "fifo", "fifo:0", "fifo:100", "nice:-21", "nice:20", "rr:5", "nice:x"] {
+            assert!(bad.parse::<WorkerSched>().is_err(), "{bad}");
+        }
+        assert_eq!(WorkerSched::Normal.apply_to_current_thread().ok(), Some(()));
     }
 
     #[test]
