@@ -2,7 +2,7 @@
 //! HASH = PBKDF2-HMAC-SHA256(password, salt, iterations, 32 bytes). Format check for validation,
 //! hashing for `username ... secret`, and constant-time verification for login.
 
-use sha2::{Digest, Sha256};
+use sha2::Sha256;
 
 /// Hash scheme tag at the start of every stored hash.
 pub const SCHEME: &str = "pbkdf2-sha256";
@@ -46,30 +46,24 @@ pub fn parse_password_hash(s: &str) -> Result<PasswordHash, String> {
     Ok(PasswordHash { iterations, salt, hash })
 }
 
-fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
-    let mut k = [0u8; 64];
-    if key.len() > 64 {
-        k[..32].copy_from_slice(&Sha256::digest(key));
-    } else {
-        k[..key.len()].copy_from_slice(key);
-    }
-    let mut inner = Sha256::new();
-    inner.update(k.map(|b| b ^ 0x36));
-    for p in parts {
-        inner.update(p);
-    }
-    let mut outer = Sha256::new();
-    outer.update(k.map(|b| b ^ 0x5c));
-    outer.update(inner.finalize());
-    outer.finalize().into()
-}
+type HmacSha256 = hmac::Hmac<Sha256>;
 
-/// PBKDF2-HMAC-SHA256 with a 32-byte output (one block).
+/// PBKDF2-HMAC-SHA256 (RFC 8018) with a 32-byte output (one block). The keyed HMAC state is
+/// computed once and cloned per iteration.
 pub fn pbkdf2_sha256(password: &[u8], salt: &[u8], iterations: u32) -> [u8; 32] {
-    let mut u = hmac_sha256(password, &[salt, &1u32.to_be_bytes()]);
+    use hmac::Mac;
+    let Ok(prf) = HmacSha256::new_from_slice(password) else {
+        return [0; 32]; // HMAC takes keys of any length: not reachable.
+    };
+    let mut mac = prf.clone();
+    mac.update(salt);
+    mac.update(&1u32.to_be_bytes());
+    let mut u: [u8; 32] = mac.finalize().into_bytes().into();
     let mut out = u;
     for _ in 1..iterations {
-        u = hmac_sha256(password, &[&u]);
+        let mut mac = prf.clone();
+        mac.update(&u);
+        u = mac.finalize().into_bytes().into();
         for (o, b) in out.iter_mut().zip(u) {
             *o ^= b;
         }
