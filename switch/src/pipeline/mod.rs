@@ -134,14 +134,12 @@ impl<D: Copy + Default> Batch<D> {
         Batch { ingress, len: 0, desc: [D::default(); BATCH], meta: [Meta::EMPTY; BATCH] }
     }
 
-    /// Starts a new batch of `len` frames already in `desc[..len]`.
+    /// Starts a new batch of `len` frames already in `desc[..len]`. Their metadata is
+    /// written from scratch by the first stage ([`parse::run`]), so it is not cleared here.
     #[inline]
     pub fn reset(&mut self, ingress: Ingress, len: usize) {
         self.ingress = ingress;
         self.len = len.min(BATCH);
-        for m in &mut self.meta[..self.len] {
-            *m = Meta::EMPTY;
-        }
     }
 }
 
@@ -235,9 +233,11 @@ impl Pipeline {
         counters: &mut WorkerCounters,
         now: Instant,
     ) {
-        parse::run(buf, batch, counters);
+        let any_arp = parse::run(buf, batch, counters);
         let ctx = classify::run(buf, batch, fib, counters);
-        local::run(buf, batch, &ctx, counters);
+        if any_arp {
+            local::run(buf, batch, &ctx, counters);
+        }
         lookup::run(batch, fib);
         forward::run(self, buf, batch, &ctx, fib, counters, now);
     }

@@ -9,18 +9,24 @@ use crate::wire::{arp, checksum, ethernet, ipv4};
 use rib::MacAddr;
 use std::net::Ipv4Addr;
 
-/// Parses frames `0..batch.len`.
-pub fn run<B: FrameBuf>(buf: &mut B, batch: &mut Batch<B::Desc>, counters: &mut WorkerCounters) {
+/// Parses frames `0..batch.len`, writing every field of their [`Meta`] (whatever it held
+/// before). Returns true when at least one frame is ARP (the only frames the `local` stage
+/// acts on).
+pub fn run<B: FrameBuf>(buf: &mut B, batch: &mut Batch<B::Desc>, counters: &mut WorkerCounters) -> bool {
     let _ = counters;
-    for i in 0..batch.len {
-        let data = buf.data(&batch.desc[i]);
-        parse_frame(data, &mut batch.meta[i]);
+    let mut arp = false;
+    for (desc, meta) in batch.desc[..batch.len].iter().zip(batch.meta.iter_mut()) {
+        parse_frame(buf.data(desc), meta);
+        arp |= meta.l3 == L3::Arp;
     }
+    arp
 }
 
-/// Parses one frame into `meta` (sets a drop verdict on failure).
+/// Parses one frame into `meta`, starting from [`Meta::EMPTY`] (sets a drop verdict on
+/// failure).
 #[inline]
 pub fn parse_frame(data: &[u8], meta: &mut Meta) {
+    *meta = Meta::EMPTY;
     if !parse_untagged_ipv4(data, meta) {
         parse_general(data, meta);
     }
