@@ -32,6 +32,9 @@ pub fn run<B: FrameBuf>(
 ) {
     // The table of the previous frame (a batch from one access port uses one table).
     let mut cached: Option<(rib::TableId, Option<&rib::fib::RouterTable>)> = None;
+    // The last fast-path rewrite: the next frame with the same table, adjacency and TTL
+    // (untagged) gets the same one (`ctx` and `fib` are fixed for the batch).
+    let mut last: Option<Rewrite> = None;
     for i in 0..batch.len {
         let m = &batch.meta[i];
         if !m.pending() {
@@ -40,6 +43,12 @@ pub fn run<B: FrameBuf>(
         if m.l3 != L3::Ipv4 {
             batch.meta[i].drop(DropReason::UnknownEthertype);
             continue;
+        }
+        if let (Some(r), None) = (&last, m.vlan) {
+            if r.adj == m.adj && r.table == m.table && r.ttl_in == m.ttl {
+                batch.meta[i].verdict = r.apply(buf, &batch.desc[i], m.l3_off as usize);
+                continue;
+            }
         }
         let table = match cached {
             Some((id, t)) if id == m.table => t,
@@ -52,11 +61,17 @@ pub fn run<B: FrameBuf>(
         let adj = if m.adj == NO_ADJ { None } else { table.and_then(|t| t.adjacencies.get(m.adj as usize)) };
         // Fast path of the common case: untagged in, untagged out, TTL not running out.
         if let (Some(Adjacency::Deliver { port, vlan: None, src_mac, dst_mac, path }), None) = (adj, m.vlan) {
-            if let Some(v) =
-                deliver_untagged(buf, &batch.desc[i], m, ctx, fib, *port, *src_mac, *dst_mac, path)
-            {
-                batch.meta[i].verdict = v;
-                continue;
+            match untagged_rewrite(m, ctx, fib, *port, *src_mac, *dst_mac, path) {
+                Some(Ok(r)) => {
+                    batch.meta[i].verdict = r.apply(buf, &batch.desc[i], m.l3_off as usize);
+                    last = Some(r);
+                    continue;
+                }
+                Some(Err(reason)) => {
+                    batch.meta[i].verdict = Verdict::Drop(reason);
+                    continue;
+                }
+                None => {}
             }
         }
         let mut f = Frame { pl, buf, desc: &mut batch.desc[i], m, ctx, counters, now };
@@ -103,14 +118,42 @@ pub fn run<B: FrameBuf>(
     }
 }
 
-/// [`Frame::deliver`] for an untagged frame leaving untagged, in one pass over the frame
-/// bytes; returns None, having changed nothing, when the TTL runs out (the caller then takes
-/// the general path, which answers with ICMP time exceeded).
-#[allow(clippy::too_many_arguments)]
+/// [`Frame::deliver`] for an untagged frame leaving untagged, decided once per (table,
+/// adjacency, TTL) and applied in one pass over the frame bytes.
+#[derive(Clone, Copy, Debug)]
+struct Rewrite {
+    table: rib::TableId,
+    adj: u32,
+    ttl_in: u8,
+    ttl: u8,
+    port: PortId,
+    src_mac: MacAddr,
+    dst_mac: MacAddr,
+}
+
+impl Rewrite {
+    /// New TTL (incremental checksum) and MACs; the checks and verdicts of `Frame::deliver`.
+    #[inline(always)]
+    fn apply<B: FrameBuf>(&self, buf: &mut B, desc: &B::Desc, off: usize) -> Verdict {
+        let data = buf.data_mut(desc);
+        let Some(ip) = data.get_mut(off..off + ipv4::HEADER_LEN) else {
+            return Verdict::Drop(DropReason::Ipv4Malformed);
+        };
+        ipv4::Packet::new_unchecked(ip).set_ttl_update_checksum(self.ttl);
+        let Some(macs) = data.get_mut(..ethernet::HEADER_LEN) else {
+            return Verdict::Drop(DropReason::Truncated);
+        };
+        macs[0..6].copy_from_slice(&self.dst_mac.0);
+        macs[6..12].copy_from_slice(&self.src_mac.0);
+        Verdict::Tx(self.port)
+    }
+}
+
+/// Decides the untagged Deliver fast path: None when the TTL runs out (the caller then
+/// takes the general path, which answers with ICMP time exceeded), Err when the egress port
+/// is down or unknown.
 #[inline(always)]
-fn deliver_untagged<B: FrameBuf>(
-    buf: &mut B,
-    desc: &B::Desc,
+fn untagged_rewrite(
     m: &Meta,
     ctx: &IngressCtx,
     fib: &FibSnapshot,
@@ -118,23 +161,12 @@ fn deliver_untagged<B: FrameBuf>(
     src_mac: MacAddr,
     dst_mac: MacAddr,
     path: &HopPath,
-) -> Option<Verdict> {
+) -> Option<Result<Rewrite, DropReason>> {
     let ttl = ttl_check(ctx, m.ttl, path).ok()?;
     if let Err(r) = egress_up(fib, port) {
-        return Some(Verdict::Drop(r));
+        return Some(Err(r));
     }
-    let data = buf.data_mut(desc);
-    let off = m.l3_off as usize;
-    let Some(ip) = data.get_mut(off..off + ipv4::HEADER_LEN) else {
-        return Some(Verdict::Drop(DropReason::Ipv4Malformed));
-    };
-    ipv4::Packet::new_unchecked(ip).set_ttl_update_checksum(ttl);
-    let Some(macs) = data.get_mut(..ethernet::HEADER_LEN) else {
-        return Some(Verdict::Drop(DropReason::Truncated));
-    };
-    macs[0..6].copy_from_slice(&dst_mac.0);
-    macs[6..12].copy_from_slice(&src_mac.0);
-    Some(Verdict::Tx(port))
+    Some(Ok(Rewrite { table: m.table, adj: m.adj, ttl_in: m.ttl, ttl, port, src_mac, dst_mac }))
 }
 
 /// The TTL rule of the design: with `hops` logical routers to cross, a frame whose TTL is at
