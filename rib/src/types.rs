@@ -115,7 +115,11 @@ impl Ipv4Prefix {
     /// The network mask for a prefix length.
     #[inline]
     pub fn mask_of(len: u8) -> u32 {
-        if len == 0 { 0 } else { u32::MAX << (32 - len as u32) }
+        if len == 0 {
+            0
+        } else {
+            u32::MAX << (32 - len as u32)
+        }
     }
     pub fn addr(&self) -> Ipv4Addr {
         Ipv4Addr::from(self.addr)

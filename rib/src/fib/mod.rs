@@ -4,7 +4,7 @@
 //!
 //! CONTRACT (shared by the pipeline and the shell): the public types and methods below.
 
-use crate::types::{Ipv4Prefix, MacAddr, PortId, RouterId, TableId, TenantId, ServiceLevel};
+use crate::types::{Ipv4Prefix, MacAddr, PortId, RouterId, ServiceLevel, TableId, TenantId};
 use std::net::Ipv4Addr;
 use std::sync::Arc;
 
@@ -147,7 +147,13 @@ pub struct FibSnapshot {
 impl FibSnapshot {
     /// An empty FIB (no ports, no tenants).
     pub fn empty() -> Self {
-        FibSnapshot { generation: 0, ports: Vec::new(), tenants: Vec::new(), tables: Vec::new(), vni_map: Vec::new() }
+        FibSnapshot {
+            generation: 0,
+            ports: Vec::new(),
+            tenants: Vec::new(),
+            tables: Vec::new(),
+            vni_map: Vec::new(),
+        }
     }
 
     #[inline]
