@@ -73,7 +73,7 @@ pub fn worker_cores(topo: &Topology, arg: Option<&str>) -> Vec<usize> {
     vec![n - 1]
 }
 
-/// Runs the appliance until Ctrl-C / SIGTERM (or the console session ends).
+/// Runs the appliance until Ctrl-C / SIGTERM / SIGHUP (a closed terminal), or the console session ends.
 pub fn run(args: RunArgs) -> Result<ExitCode> {
     let topo = rib::topology::load(&args.file).map_err(|e| anyhow!("{e}"))?;
     let cores = worker_cores(&topo, args.workers.as_deref());
@@ -83,7 +83,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     }
 
     let stop = Arc::new(AtomicBool::new(false));
-    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM, signal_hook::consts::SIGHUP] {
         // A second signal while stopping exits at once.
         signal_hook::flag::register_conditional_shutdown(sig, 1, stop.clone())
             .context("installing signal handler")?;

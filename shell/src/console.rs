@@ -189,7 +189,19 @@ fn run_tty(mut session: Session) -> io::Result<()> {
                     break;
                 }
             }
-            Err(ReadlineError::Interrupted) => continue,
+            Err(ReadlineError::Interrupted) => {
+                // Ctrl-C: in a configuration mode it returns to EXEC (as on a router); at the
+                // EXEC prompt it stops the appliance, as the start-up banner says.
+                let mut s = session.lock().unwrap_or_else(|e| e.into_inner());
+                if s.state.mode != Mode::Exec {
+                    s.state.mode = Mode::Exec;
+                    continue;
+                }
+                drop(s);
+                println!("^C: stopping vnswitch");
+                let _ = signal_hook::low_level::raise(signal_hook::consts::SIGINT);
+                break;
+            }
             Err(ReadlineError::Eof) => {
                 let mut s = session.lock().unwrap_or_else(|e| e.into_inner());
                 if s.state.mode == Mode::Exec {
