@@ -198,6 +198,49 @@ pub fn echo_request(
     out
 }
 
+/// An Ethernet (optionally 802.1Q-tagged) + IPv4 (given ident, DF, TTL 64) + ICMP frame of any
+/// ICMP type, built with etherparse: expected ICMP replies and errors in tests.
+#[allow(clippy::too_many_arguments)]
+pub fn icmp_frame(
+    dst_mac: MacAddr,
+    src_mac: MacAddr,
+    vlan: Option<u16>,
+    src: Ipv4Addr,
+    dst: Ipv4Addr,
+    ident: u16,
+    ty: etherparse::Icmpv4Type,
+    payload: &[u8],
+) -> Vec<u8> {
+    let icmp = etherparse::Icmpv4Header::with_checksum(ty, payload);
+    let ip = etherparse::Ipv4Header::new(
+        (icmp.header_len() + payload.len()) as u16,
+        64,
+        etherparse::IpNumber::ICMP,
+        src.octets(),
+        dst.octets(),
+    );
+    let mut ip = match ip {
+        Ok(ip) => ip,
+        Err(e) => panic!("fixture frame: {e}"),
+    };
+    ip.identification = ident;
+    ip.dont_fragment = true;
+    ip.header_checksum = ip.calc_header_checksum();
+    let mut f = Vec::new();
+    f.extend_from_slice(&dst_mac.0);
+    f.extend_from_slice(&src_mac.0);
+    if let Some(v) = vlan {
+        f.extend_from_slice(&[0x81, 0x00]);
+        f.extend_from_slice(&v.to_be_bytes());
+    }
+    f.extend_from_slice(&[0x08, 0x00]);
+    if let Err(e) = ip.write(&mut f).and_then(|()| icmp.write(&mut f)) {
+        panic!("fixture frame: {e}");
+    }
+    f.extend_from_slice(payload);
+    f
+}
+
 /// An Ethernet IPv4 UDP datagram, built with etherparse.
 #[allow(clippy::too_many_arguments)]
 pub fn udp_frame(

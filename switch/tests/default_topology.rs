@@ -77,8 +77,26 @@ fn ttl_1_and_2_expire_at_j_and_l() {
     assert_eq!(
         h.tx(PORT_A),
         vec![
-            icmp_frame(MAC_A, MAC_J0, Ipv4Addr::new(10, 0, 0, 1), IP_A, 1, time_exceeded(), &quote(&f1)),
-            icmp_frame(MAC_A, MAC_J0, Ipv4Addr::new(192, 168, 100, 2), IP_A, 2, time_exceeded(), &quote(&f2)),
+            icmp_frame(
+                MAC_A,
+                MAC_J0,
+                None,
+                Ipv4Addr::new(10, 0, 0, 1),
+                IP_A,
+                1,
+                time_exceeded(),
+                &quote(&f1)
+            ),
+            icmp_frame(
+                MAC_A,
+                MAC_J0,
+                None,
+                Ipv4Addr::new(192, 168, 100, 2),
+                IP_A,
+                2,
+                time_exceeded(),
+                &quote(&f2)
+            ),
         ]
     );
     assert!(h.tx(PORT_H).is_empty());
@@ -92,6 +110,7 @@ fn echo_to_gateway_is_answered() {
     let expected = icmp_frame(
         MAC_A,
         MAC_J0,
+        None,
         IP_J0,
         IP_A,
         1,
@@ -107,7 +126,7 @@ fn unknown_destination_gets_net_unreachable() {
     let f = a_to(Ipv4Addr::new(203, 0, 113, 5), 64);
     h.rx(PORT_A, &[f.clone()]);
     let net = Icmpv4Type::DestinationUnreachable(etherparse::icmpv4::DestUnreachableHeader::Network);
-    assert_eq!(h.tx(PORT_A), vec![icmp_frame(MAC_A, MAC_J0, IP_J0, IP_A, 1, net, &quote(&f))]);
+    assert_eq!(h.tx(PORT_A), vec![icmp_frame(MAC_A, MAC_J0, None, IP_J0, IP_A, 1, net, &quote(&f))]);
     assert_eq!(h.counters.drop_count(DropReason::NoRoute), 1);
 }
 

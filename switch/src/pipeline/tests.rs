@@ -5,7 +5,7 @@ use super::*;
 use crate::port::MemPorts;
 use crate::punt::{self, ProbeKind, Prober, PuntQueues};
 use crate::testkit::*;
-use etherparse::{IcmpEchoHeader, Icmpv4Header, Icmpv4Type, IpNumber, Ipv4Header};
+use etherparse::{IcmpEchoHeader, Icmpv4Type, IpNumber, Ipv4Header};
 use std::sync::Arc;
 
 /// Runs `frames` received on `port` through one pipeline batch; returns the ports (to read
@@ -74,43 +74,6 @@ impl Harness {
             assert!(self.tx(*p).is_empty(), "unexpected frame on port {p:?}");
         }
     }
-}
-
-/// An Ethernet + IPv4 (ident, DF, TTL 64) + ICMP frame built with etherparse.
-fn icmp_frame(
-    dst_mac: MacAddr,
-    src_mac: MacAddr,
-    vlan: Option<u16>,
-    src: Ipv4Addr,
-    dst: Ipv4Addr,
-    ident: u16,
-    ty: Icmpv4Type,
-    payload: &[u8],
-) -> Vec<u8> {
-    let icmp = Icmpv4Header::with_checksum(ty, payload);
-    let mut ip = Ipv4Header::new(
-        (icmp.header_len() + payload.len()) as u16,
-        64,
-        IpNumber::ICMP,
-        src.octets(),
-        dst.octets(),
-    )
-    .unwrap();
-    ip.identification = ident;
-    ip.dont_fragment = true;
-    ip.header_checksum = ip.calc_header_checksum();
-    let mut f = Vec::new();
-    f.extend_from_slice(&dst_mac.0);
-    f.extend_from_slice(&src_mac.0);
-    if let Some(v) = vlan {
-        f.extend_from_slice(&[0x81, 0x00]);
-        f.extend_from_slice(&v.to_be_bytes());
-    }
-    f.extend_from_slice(&[0x08, 0x00]);
-    ip.write(&mut f).unwrap();
-    icmp.write(&mut f).unwrap();
-    f.extend_from_slice(payload);
-    f
 }
 
 /// The RFC 792 quote of a frame: IP header + 8 bytes.

@@ -2,9 +2,8 @@
 //! and etherparse-built expected ICMP frames.
 #![allow(dead_code)]
 
-use etherparse::{Icmpv4Header, Icmpv4Type, IpNumber, Ipv4Header};
-use rib::{FibSnapshot, MacAddr, PortId};
-use std::net::Ipv4Addr;
+use etherparse::Icmpv4Type;
+use rib::{FibSnapshot, PortId};
 use std::time::Instant;
 use switch::pipeline::{Batch, Ingress, Pipeline, BATCH};
 use switch::port::{MemPorts, Ports};
@@ -51,39 +50,6 @@ impl Harness {
     pub fn tx(&mut self, port: PortId) -> Vec<Vec<u8>> {
         self.ports.take_tx(port)
     }
-}
-
-/// Ethernet + IPv4 (given ident, DF, TTL 64) + ICMP, built with etherparse.
-#[allow(clippy::too_many_arguments)]
-pub fn icmp_frame(
-    dst_mac: MacAddr,
-    src_mac: MacAddr,
-    src: Ipv4Addr,
-    dst: Ipv4Addr,
-    ident: u16,
-    ty: Icmpv4Type,
-    payload: &[u8],
-) -> Vec<u8> {
-    let icmp = Icmpv4Header::with_checksum(ty, payload);
-    let mut ip = Ipv4Header::new(
-        (icmp.header_len() + payload.len()) as u16,
-        64,
-        IpNumber::ICMP,
-        src.octets(),
-        dst.octets(),
-    )
-    .expect("ip header");
-    ip.identification = ident;
-    ip.dont_fragment = true;
-    ip.header_checksum = ip.calc_header_checksum();
-    let mut f = Vec::new();
-    f.extend_from_slice(&dst_mac.0);
-    f.extend_from_slice(&src_mac.0);
-    f.extend_from_slice(&[0x08, 0x00]);
-    ip.write(&mut f).expect("write");
-    icmp.write(&mut f).expect("write");
-    f.extend_from_slice(payload);
-    f
 }
 
 /// RFC 792 quote of an untagged frame: IP header + 8 bytes.
