@@ -8,7 +8,7 @@ pub mod snapshot;
 pub mod topology;
 pub mod types;
 
-pub use fib::{Adjacency, FibSnapshot, HopPath, PortEntry};
+pub use fib::{Adjacency, FibSnapshot, HopPath, PortEntry, RemoteHost, Tunnel, TunnelPath};
 pub use rib::{compile_snapshot, NeighbourView, RibCommand, RibError, RibHandle, RouteSource, RouteView};
 pub use snapshot::FibCell;
 pub use topology::{Topology, TopologyError};

@@ -32,6 +32,17 @@ id_type!(
     RouterId
 );
 id_type!(
+    /// A substrate node (another appliance or a Linux VTEP), index into the topology's
+    /// substrate nodes.
+    NodeId
+);
+id_type!(
+    /// A tunnel of the FIB: one per (tenant, remote substrate node), index into
+    /// `FibSnapshot::tunnels`. Stable across path changes, so moving a tenant to another
+    /// plane rewrites the tunnel table only, never the router tables.
+    TunnelId
+);
+id_type!(
     /// A forwarding table in the FIB: one per logical router (the table used by frames that
     /// enter the virtual network at that router).
     TableId
@@ -180,6 +191,29 @@ impl<'de> Deserialize<'de> for Ipv4Prefix {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
         s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// A substrate plane. Every substrate node owns one VTEP address per plane and the ordinary
+/// substrate routers route each address over its plane (the patent's IP aliasing), so
+/// choosing the remote address chooses the path beyond the first hop.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Plane {
+    /// Low-latency links (platinum and gold).
+    Fast,
+    /// Default, cheaper links.
+    #[default]
+    Slow,
+}
+
+impl Plane {
+    /// Lower-case name (`show substrate paths`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Plane::Fast => "fast",
+            Plane::Slow => "slow",
+        }
     }
 }
 

@@ -162,6 +162,9 @@ pub fn default_fib_opts(vlan_a: Option<u16>, mut extra: impl FnMut(usize, &mut T
             Arc::new(y.build(TenantId(1), ROUTER_Y)),
         ],
         vni_map: vec![(5001, TenantId(0), TableId(0)), (5002, TenantId(1), TableId(2))],
+        tunnels: Vec::new(),
+        vteps: Vec::new(),
+        remote_hosts: Vec::new(),
     }
 }
 

@@ -4,7 +4,9 @@
 //!
 //! CONTRACT (shared by the pipeline and the shell): the public types and methods below.
 
-use crate::types::{Ipv4Prefix, MacAddr, PortId, RouterId, ServiceLevel, TableId, TenantId};
+use crate::types::{
+    Ipv4Prefix, MacAddr, NodeId, Plane, PortId, RouterId, ServiceLevel, TableId, TenantId, TunnelId,
+};
 use std::net::Ipv4Addr;
 use std::sync::Arc;
 
@@ -55,18 +57,11 @@ pub enum Adjacency {
     /// The destination is an address of logical router `router`; the pipeline answers
     /// (ICMP echo). `path` holds the routers crossed before reaching it (not `router` itself).
     Local { router: RouterId, path: HopPath },
-    /// Send to another substrate node over VXLAN (uplink `port`), after crossing `path`.
-    Encap {
-        port: PortId,
-        vni: u32,
-        local_ip: Ipv4Addr,
-        remote_ip: Ipv4Addr,
-        outer_src_mac: MacAddr,
-        outer_dst_mac: MacAddr,
-        inner_src_mac: MacAddr,
-        inner_dst_mac: MacAddr,
-        path: HopPath,
-    },
+    /// Send to a host on another substrate node over VXLAN, after crossing `path`. How the
+    /// frame crosses the substrate (uplink, plane, outer addresses and MACs, MTU) is the
+    /// tunnel's: `FibSnapshot::tunnels[tunnel]`, so a path change rewrites only that table.
+    /// `inner_src_mac` is the MAC of the last router's interface, `inner_dst_mac` the host's.
+    Encap { tunnel: TunnelId, vni: u32, inner_src_mac: MacAddr, inner_dst_mac: MacAddr, path: HopPath },
     /// Route exists but leads nowhere usable (next hop unresolved, port down): drop, send
     /// ICMP host unreachable from the ingress router.
     Unreachable,
@@ -98,8 +93,75 @@ pub enum PortKind {
         gateway_mac: MacAddr,
         subnet: Ipv4Prefix,
     },
-    /// Substrate uplink (VXLAN); decapsulated frames are classified by VNI.
-    Uplink { address: Ipv4Addr, mac: MacAddr },
+    /// Substrate uplink (VXLAN); decapsulated frames are classified by VNI. The pipeline
+    /// answers ARP for `address` (this appliance's VTEP address on the uplink's plane) and
+    /// hands ARP from the uplink's neighbours to the control plane, which resolves the next hop
+    /// (`gateway`: a Linux router, or the remote VTEP itself when on-link).
+    Uplink {
+        address: Ipv4Addr,
+        mac: MacAddr,
+        /// Substrate next hop on this uplink; None: remote VTEPs are on-link (two appliances
+        /// back to back) and each is resolved itself.
+        gateway: Option<Ipv4Addr>,
+        /// Plane this uplink's substrate link belongs to.
+        plane: Plane,
+        /// Substrate MTU (largest outer IPv4 packet); the tenant MTU is this minus 50.
+        mtu: u16,
+    },
+}
+
+/// Bytes VXLAN adds in front of an inner IPv4 packet that the outer IPv4 MTU must also carry:
+/// outer IPv4 (20) + UDP (8) + VXLAN (8) + inner Ethernet (14).
+pub const VXLAN_OVERHEAD: u16 = 50;
+
+/// How one tenant reaches one remote substrate node: chosen by the route manager by service
+/// level, quota, quarantine and link state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Tunnel {
+    pub tenant: TenantId,
+    pub node: NodeId,
+    /// None: no usable substrate path (every link down, or quarantine excludes them all);
+    /// frames are dropped as `substrate_no_path`.
+    pub path: Option<TunnelPath>,
+}
+
+/// The substrate side of a tunnel: everything encapsulation writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TunnelPath {
+    /// Uplink the frame leaves on (the chosen path's first link).
+    pub port: PortId,
+    /// The chosen path's plane (selects `remote_ip` among the node's per-plane addresses).
+    pub plane: Plane,
+    /// Outer source: this appliance's VTEP address on `port`.
+    pub local_ip: Ipv4Addr,
+    /// Outer destination: the remote node's VTEP address on `plane`.
+    pub remote_ip: Ipv4Addr,
+    /// Outer source MAC (the uplink's).
+    pub src_mac: MacAddr,
+    /// Outer destination MAC: the uplink gateway's, None until ARP resolved it (frames are
+    /// dropped as `substrate_unresolved` meanwhile).
+    pub dst_mac: Option<MacAddr>,
+    /// Largest inner IPv4 packet (uplink MTU - [`VXLAN_OVERHEAD`]); a larger DF packet gets
+    /// ICMP fragmentation-needed from the logical router, a larger non-DF one is dropped too
+    /// (never fragmented).
+    pub inner_mtu: u16,
+}
+
+/// A tenant host that lives on a remote substrate node (decapsulation checks the inner
+/// source against it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RemoteHost {
+    pub tenant: TenantId,
+    pub ip: Ipv4Addr,
+    pub mac: MacAddr,
+    pub node: NodeId,
+    /// The router owning the host's subnet: a frame from the host enters the virtual network
+    /// there (its table, and its interface as gateway: inner destination MAC, ARP target,
+    /// source of ICMP errors at the first hop), exactly as on a local access port.
+    pub router: RouterId,
+    pub table: TableId,
+    pub gateway_ip: Ipv4Addr,
+    pub gateway_mac: MacAddr,
 }
 
 /// Per-tenant data the pipeline needs.
@@ -142,6 +204,14 @@ pub struct FibSnapshot {
     pub tables: Vec<Arc<RouterTable>>,
     /// VNI -> (tenant, table used for frames arriving from the substrate). Small, sorted by VNI.
     pub vni_map: Vec<(u32, TenantId, TableId)>,
+    /// Indexed by `TunnelId`: one per (tenant, remote node that holds a host of the tenant).
+    pub tunnels: Vec<Tunnel>,
+    /// Every VTEP address of every remote substrate node (all planes) -> node, sorted by
+    /// address: a decapsulated frame's outer source must be one of them.
+    pub vteps: Vec<(Ipv4Addr, NodeId)>,
+    /// Hosts on remote nodes, sorted by (tenant, ip): a decapsulated frame's inner source must
+    /// be one of them, held by the node its outer source belongs to.
+    pub remote_hosts: Vec<RemoteHost>,
 }
 
 impl FibSnapshot {
@@ -153,7 +223,31 @@ impl FibSnapshot {
             tenants: Vec::new(),
             tables: Vec::new(),
             vni_map: Vec::new(),
+            tunnels: Vec::new(),
+            vteps: Vec::new(),
+            remote_hosts: Vec::new(),
         }
+    }
+
+    /// The tunnel of an `Encap` adjacency.
+    #[inline]
+    pub fn tunnel(&self, id: TunnelId) -> Option<&Tunnel> {
+        self.tunnels.get(id.index())
+    }
+
+    /// The remote node owning VTEP address `ip`.
+    #[inline]
+    pub fn vtep_node(&self, ip: Ipv4Addr) -> Option<NodeId> {
+        self.vteps.binary_search_by_key(&ip, |e| e.0).ok().map(|i| self.vteps[i].1)
+    }
+
+    /// The remote host of `tenant` with address `ip`.
+    #[inline]
+    pub fn remote_host(&self, tenant: TenantId, ip: Ipv4Addr) -> Option<&RemoteHost> {
+        self.remote_hosts
+            .binary_search_by_key(&(tenant, ip), |h| (h.tenant, h.ip))
+            .ok()
+            .map(|i| &self.remote_hosts[i])
     }
 
     #[inline]

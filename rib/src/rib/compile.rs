@@ -353,20 +353,9 @@ impl Hash for AdjKey {
                 router.hash(h);
                 hash_path(path, h);
             }
-            Adjacency::Encap {
-                port,
-                vni,
-                local_ip,
-                remote_ip,
-                outer_src_mac,
-                outer_dst_mac,
-                inner_src_mac,
-                inner_dst_mac,
-                path,
-            } => {
+            Adjacency::Encap { tunnel, vni, inner_src_mac, inner_dst_mac, path } => {
                 2u8.hash(h);
-                (port, vni, local_ip, remote_ip, outer_src_mac, outer_dst_mac, inner_src_mac, inner_dst_mac)
-                    .hash(h);
+                (tunnel, vni, inner_src_mac, inner_dst_mac).hash(h);
                 hash_path(path, h);
             }
             Adjacency::Unreachable => 3u8.hash(h),
@@ -539,6 +528,9 @@ impl RibState {
                 .collect(),
             tables,
             vni_map: vni_map(topo),
+            tunnels: Vec::new(),
+            vteps: Vec::new(),
+            remote_hosts: Vec::new(),
         })
     }
 }
@@ -562,7 +554,10 @@ fn port_entries(topo: &Topology) -> Vec<PortEntry> {
                         subnet,
                     }
                 }
-                PortBinding::Uplink { address, mac } => PortKind::Uplink { address, mac },
+                PortBinding::Uplink { address, mac, gateway, mtu, .. } => {
+                    // The plane comes from the route manager's view of the uplink's link.
+                    PortKind::Uplink { address, mac, gateway, plane: crate::types::Plane::Slow, mtu }
+                }
             },
         })
         .collect()

@@ -66,8 +66,16 @@ pub enum PortBinding {
     /// Tenant access port on `subnet`; `router` owns the subnet through its interface
     /// `interface` (the gateway of the port's hosts).
     Access { tenant: TenantId, subnet: Ipv4Prefix, vlan: Option<u16>, router: RouterId, interface: usize },
-    /// Substrate uplink.
-    Uplink { address: Ipv4Addr, mac: MacAddr },
+    /// Substrate uplink: this appliance's VTEP address on it, its MAC, the substrate next hop
+    /// (None: on-link), the substrate link it is the local end of, and its MTU.
+    Uplink {
+        address: Ipv4Addr,
+        prefix_len: u8,
+        mac: MacAddr,
+        gateway: Option<Ipv4Addr>,
+        link: Option<String>,
+        mtu: u16,
+    },
 }
 
 /// A resolved tenant.

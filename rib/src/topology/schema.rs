@@ -92,6 +92,14 @@ fn default_true() -> bool {
     true
 }
 
+fn default_uplink_prefix_len() -> u8 {
+    24
+}
+
+fn default_mtu() -> u16 {
+    1500
+}
+
 /// A port connects either tenant hosts (access) or other appliances (substrate uplink).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -110,6 +118,19 @@ pub enum PortRole {
         address: Ipv4Addr,
         /// MAC of the uplink side of the appliance.
         mac: MacAddr,
+        /// Length of the uplink's substrate subnet (the lab gives the peer an address in it).
+        #[serde(default = "default_uplink_prefix_len")]
+        prefix_len: u8,
+        /// Substrate next hop (an ordinary router). None: remote VTEPs are on-link.
+        #[serde(default)]
+        gateway: Option<Ipv4Addr>,
+        /// The substrate link (by name) this uplink is the local end of: the first hop of
+        /// every substrate path leaving through it.
+        #[serde(default)]
+        link: Option<String>,
+        /// Substrate MTU of the uplink (largest outer IPv4 packet); tenant MTU = this - 50.
+        #[serde(default = "default_mtu")]
+        mtu: u16,
     },
 }
 

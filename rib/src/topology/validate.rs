@@ -228,7 +228,14 @@ pub(crate) fn validate(file: TopologyFile, path: Option<PathBuf>) -> Result<Topo
                 };
                 PortBinding::Access { tenant: t.id, subnet: *subnet, vlan: *vlan, router, interface }
             }
-            PortRole::Uplink { address, mac } => PortBinding::Uplink { address: *address, mac: *mac },
+            PortRole::Uplink { address, mac, prefix_len, gateway, link, mtu } => PortBinding::Uplink {
+                address: *address,
+                prefix_len: *prefix_len,
+                mac: *mac,
+                gateway: *gateway,
+                link: link.clone(),
+                mtu: *mtu,
+            },
         };
         ports.push(Port {
             id: PortId(pi as u16),

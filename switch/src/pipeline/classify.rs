@@ -37,7 +37,7 @@ pub fn run<B: FrameBuf>(
                         subnet: *subnet,
                     }
                 }
-                PortKind::Uplink { address, mac } => {
+                PortKind::Uplink { address, mac, .. } => {
                     decap(buf, batch, fib, u32::from(*address), *mac, counters);
                     return IngressCtx::Uplink { port };
                 }

@@ -89,30 +89,27 @@ pub fn run<B: FrameBuf>(
                 f.deliver(fib, *port, *vlan, *src_mac, *dst_mac, path)
             }
             Some(Adjacency::Local { path, .. }) => f.local(path),
-            Some(Adjacency::Encap {
-                port,
-                vni,
-                local_ip,
-                remote_ip,
-                outer_src_mac,
-                outer_dst_mac,
-                inner_src_mac,
-                inner_dst_mac,
-                path,
-            }) => f.encap(
-                fib,
-                &EncapParams {
-                    port: *port,
-                    vni: *vni,
-                    local_ip: *local_ip,
-                    remote_ip: *remote_ip,
-                    outer_src_mac: *outer_src_mac,
-                    outer_dst_mac: *outer_dst_mac,
-                    inner_src_mac: *inner_src_mac,
-                    inner_dst_mac: *inner_dst_mac,
-                },
-                path,
-            ),
+            Some(Adjacency::Encap { tunnel, vni, inner_src_mac, inner_dst_mac, path }) => {
+                match fib.tunnel(*tunnel).and_then(|t| t.path) {
+                    // Not resolved yet or no substrate path: dropped (the control plane
+                    // resolves and republishes).
+                    Some(tp) if tp.dst_mac.is_some() => f.encap(
+                        fib,
+                        &EncapParams {
+                            port: tp.port,
+                            vni: *vni,
+                            local_ip: tp.local_ip,
+                            remote_ip: tp.remote_ip,
+                            outer_src_mac: tp.src_mac,
+                            outer_dst_mac: tp.dst_mac.unwrap_or(MacAddr::ZERO),
+                            inner_src_mac: *inner_src_mac,
+                            inner_dst_mac: *inner_dst_mac,
+                        },
+                        path,
+                    ),
+                    _ => Verdict::Drop(DropReason::HostUnreachable),
+                }
+            }
         };
         batch.meta[i].verdict = verdict;
     }

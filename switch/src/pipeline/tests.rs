@@ -395,12 +395,8 @@ fn vxlan_encap_then_decap_round_trip() {
             b.route(
                 "10.9.0.0/16".parse().unwrap(),
                 rib::Adjacency::Encap {
-                    port: uplink,
+                    tunnel: rib::TunnelId(0),
                     vni: 5001,
-                    local_ip: local,
-                    remote_ip: remote,
-                    outer_src_mac: uplink_mac,
-                    outer_dst_mac: peer_mac,
                     inner_src_mac: MAC_J1,
                     inner_dst_mac: MacAddr([0x02, 0, 0, 0, 0, 0x99]),
                     path: {
@@ -415,7 +411,26 @@ fn vxlan_encap_then_decap_round_trip() {
     fib.ports.push(rib::PortEntry {
         name: "up".into(),
         up: true,
-        kind: PortKind::Uplink { address: local, mac: uplink_mac },
+        kind: PortKind::Uplink {
+            address: local,
+            mac: uplink_mac,
+            gateway: None,
+            plane: rib::Plane::Fast,
+            mtu: 1500,
+        },
+    });
+    fib.tunnels.push(rib::Tunnel {
+        tenant: TenantId(0),
+        node: rib::NodeId(1),
+        path: Some(rib::TunnelPath {
+            port: uplink,
+            plane: rib::Plane::Fast,
+            local_ip: local,
+            remote_ip: remote,
+            src_mac: uplink_mac,
+            dst_mac: Some(peer_mac),
+            inner_mtu: 1450,
+        }),
     });
     let mut h = Harness::new(fib);
     let dst = Ipv4Addr::new(10, 9, 1, 1);
