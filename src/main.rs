@@ -86,7 +86,8 @@ fn lab_cmd(action: LabAction, file: &std::path::Path, queues: Option<usize>) -> 
             let built = plan.up().context("lab up")?;
             built.keep();
             print!("{}", plan.describe());
-            println!("lab up: {} namespaces ({} queues each)", plan.hosts.len(), plan.queues);
+            let n = plan.hosts.len() + plan.substrate.namespaces().len();
+            println!("lab up: {n} namespaces ({} queues each)", plan.queues);
         }
         LabAction::Down => {
             let removed = plan.down();

@@ -34,6 +34,7 @@ fn big_topology(n: usize) -> Topology {
             mac: mac(i),
             port: "p0".into(),
             netns: None,
+            node: None,
         })
         .collect();
     let mut state = 0x9e37_79b9_7f4a_7c15u64;

@@ -131,6 +131,7 @@ fn add_host_installs_a_deliver_entry() {
         mac: "00:00:7d:a2:34:12".parse().unwrap(),
         port: "h".into(),
         netns: None,
+        node: None,
     };
     rib.add_host("z", host.clone()).unwrap();
     match rib.snapshot().lookup(J, ip("10.1.5.8")) {

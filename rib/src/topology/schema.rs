@@ -206,7 +206,11 @@ pub struct HostConfig {
     pub address: Ipv4Addr,
     pub mac: MacAddr,
     /// Where the host lives: a local access port name.
+    #[serde(default)]
     pub port: String,
+    /// Or the substrate node holding it (a remote host).
+    #[serde(default)]
+    pub node: Option<String>,
     /// Network namespace the lab creates for this host.
     #[serde(default)]
     pub netns: Option<String>,
@@ -242,6 +246,16 @@ pub struct SubstrateNodeConfig {
     pub name: String,
     /// VTEP address of the node.
     pub address: Ipv4Addr,
+    /// VTEP address on the fast plane (default: `address`).
+    #[serde(default)]
+    pub fast_address: Option<Ipv4Addr>,
+    /// VTEP address on the slow plane (default: `address`).
+    #[serde(default)]
+    pub slow_address: Option<Ipv4Addr>,
+    /// Network namespace the lab builds for this node when it is a Linux router or VTEP
+    /// (`vnswitch run --lab`); None for other appliances and real nodes.
+    #[serde(default)]
+    pub netns: Option<String>,
 }
 
 /// A substrate link with the characteristics the route manager's cost function uses.

@@ -3,6 +3,10 @@
 //! default route via its logical router) whose other end is the appliance port's device.
 //! Only objects named by the topology are created or removed; the root namespace gets no
 //! address (the appliance-side veth even has IPv6 link-local generation turned off).
+//! Substrate nodes that name a `netns` are built too (transit routers, Linux VTEPs and the
+//! hosts behind them): see [`substrate`].
+
+pub mod substrate;
 
 use anyhow::{bail, Context, Result};
 use rib::topology::{PortBinding, Topology};
@@ -33,6 +37,8 @@ pub struct LabPlan {
     pub hosts: Vec<LabHost>,
     /// Queues per veth end (one per worker).
     pub queues: usize,
+    /// The Linux side of the substrate (empty when no substrate node names a namespace).
+    pub substrate: substrate::SubstratePlan,
 }
 
 impl LabPlan {
@@ -40,8 +46,12 @@ impl LabPlan {
     /// each port gets the port's veth (a port is one veth, so one namespace per port).
     pub fn from_topology(topo: &Topology, queues: usize) -> Result<LabPlan> {
         let mut hosts: Vec<LabHost> = Vec::new();
+        let substrate = substrate::SubstratePlan::from_file(&topo.file)?;
         for h in &topo.hosts {
             let Some(netns) = &h.netns else { continue };
+            if substrate.hosts.iter().any(|r| &r.netns == netns) {
+                continue;
+            }
             let Some(port) = topo.ports.get(h.port.index()) else { continue };
             let PortBinding::Access { subnet, router, interface, .. } = &port.binding else {
                 continue;
@@ -74,7 +84,7 @@ impl LabPlan {
                 gateway,
             });
         }
-        Ok(LabPlan { hosts, queues: queues.max(1) })
+        Ok(LabPlan { hosts, queues: queues.max(1), substrate })
     }
 
     /// Builds every namespace and veth (removing same-named leftovers of an earlier run
@@ -89,6 +99,7 @@ impl LabPlan {
             build_host(h, self.queues)
                 .with_context(|| format!("lab: building host {} ({})", h.name, h.netns))?;
         }
+        self.substrate.up(self.queues).context("lab: building the substrate")?;
         Ok(lab)
     }
 
@@ -103,6 +114,7 @@ impl LabPlan {
                 removed.push(format!("netns {}", h.netns));
             }
         }
+        removed.extend(self.substrate.down());
         removed
     }
 
@@ -122,6 +134,7 @@ impl LabPlan {
                 h.name, h.netns, h.address, h.prefix_len, h.mac, h.gateway, h.device
             ));
         }
+        s.push_str(&self.substrate.describe());
         s
     }
 }
