@@ -325,6 +325,7 @@ mod workers {
             s.push_str(&format!("rx_packets {}\n", t.rx_packets()));
             s.push_str(&format!("tx_packets {}\n", t.tx_packets()));
             s.push_str(&format!("drops_total {}\n", t.total_drops()));
+            s.push_str(&format!("encapsulated {}\ndecapsulated {}\n", t.encapsulated, t.decapsulated));
             for (reason, n) in self.reader.drops() {
                 s.push_str(&format!("drop {reason} {n}\n"));
             }
