@@ -32,7 +32,8 @@ fn big_topology(n: usize) -> Topology {
             name: format!("h{i}"),
             address: Ipv4Addr::new(10, 0, 0, 10 + i),
             mac: mac(i),
-            port: "p0".into(),
+            port: Some("p0".into()),
+            node: None,
             netns: None,
         })
         .collect();
@@ -76,6 +77,7 @@ fn big_topology(n: usize) -> Topology {
             service_level: rib::ServiceLevel::Gold,
             fast_path_quota_bytes: None,
             quarantine_links: vec![],
+            substrate_cost_factors: Default::default(),
             subnets: vec![parse("10.0.0.0/24")],
             routers: vec![RouterConfig {
                 name: "B1".into(),

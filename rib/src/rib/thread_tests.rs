@@ -129,7 +129,8 @@ fn add_host_installs_a_deliver_entry() {
         name: "C".into(),
         address: ip("10.1.5.8"),
         mac: "00:00:7d:a2:34:12".parse().unwrap(),
-        port: "h".into(),
+        port: Some("h".into()),
+        node: None,
         netns: None,
     };
     rib.add_host("z", host.clone()).unwrap();

@@ -336,7 +336,7 @@ fn save_atomic_round_trips() {
 fn from_file_validates_in_memory() {
     let t = load(&default_path()).unwrap();
     let mut f = t.file.clone();
-    f.tenants[0].hosts[0].port = "b".into();
+    f.tenants[0].hosts[0].port = Some("b".into());
     let e = Topology::from_file(f).unwrap_err();
     assert_eq!((e.line, e.field.as_str()), (0, "tenants[0].hosts[0].port"));
 }
