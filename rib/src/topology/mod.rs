@@ -489,4 +489,4 @@ pub fn save_atomic(path: &Path, file: &TopologyFile) -> std::io::Result<()> {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
