@@ -32,9 +32,9 @@ fn big_topology(n: usize) -> Topology {
             name: format!("h{i}"),
             address: Ipv4Addr::new(10, 0, 0, 10 + i),
             mac: mac(i),
-            port: "p0".into(),
-            netns: None,
+            port: Some("p0".into()),
             node: None,
+            netns: None,
         })
         .collect();
     let mut state = 0x9e37_79b9_7f4a_7c15u64;
@@ -77,6 +77,7 @@ fn big_topology(n: usize) -> Topology {
             service_level: rib::ServiceLevel::Gold,
             fast_path_quota_bytes: None,
             quarantine_links: vec![],
+            substrate_cost_factors: Default::default(),
             subnets: vec![parse("10.0.0.0/24")],
             routers: vec![RouterConfig {
                 name: "B1".into(),

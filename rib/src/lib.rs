@@ -9,7 +9,10 @@ pub mod topology;
 pub mod types;
 
 pub use fib::{Adjacency, FibSnapshot, HopPath, PortEntry, RemoteHost, Tunnel, TunnelPath};
-pub use rib::{compile_snapshot, NeighbourView, RibCommand, RibError, RibHandle, RouteSource, RouteView};
+pub use rib::{
+    compile_snapshot, NeighbourView, RibCommand, RibError, RibHandle, RouteSource, RouteView,
+    SubstrateLinkView, SubstrateNodeView, SubstratePathView, SubstrateView,
+};
 pub use snapshot::FibCell;
 pub use topology::{Topology, TopologyError};
 pub use types::*;

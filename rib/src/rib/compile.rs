@@ -5,9 +5,12 @@
 //! kept between compiles so one changed route rebuilds one /8 segment.
 
 use super::spf::{Spf, UNREACHABLE};
+use super::substrate::SubstrateState;
 use super::RibError;
 use crate::fib::lpm::LpmTable;
-use crate::fib::{Adjacency, FibSnapshot, HopPath, PortEntry, PortKind, RouterTable, TenantEntry, MAX_HOPS};
+use crate::fib::{
+    Adjacency, FibSnapshot, HopPath, PortEntry, PortKind, RemoteHost, RouterTable, TenantEntry, MAX_HOPS,
+};
 use crate::topology::{PortBinding, StaticRoute, Tenant, Topology};
 use crate::types::{Ipv4Prefix, RouterId, TableId, TenantId};
 use std::collections::{BTreeMap, HashMap};
@@ -66,6 +69,9 @@ pub(crate) enum Origin {
     Local { router: u16, iface: u16 },
     /// A known host (/32) behind the router owning its port's subnet.
     Host { router: u16, host: u32 },
+    /// A host on a remote substrate node (/32, index into `Topology::remote_hosts`) behind
+    /// the router owning its subnet: reached over the tenant's tunnel to that node.
+    RemoteHost { router: u16, host: u32 },
     /// A router interface's subnet.
     Connected { router: u16, iface: u16 },
     /// A static route held by the router.
@@ -77,6 +83,7 @@ impl Origin {
         match self {
             Origin::Local { router, .. }
             | Origin::Host { router, .. }
+            | Origin::RemoteHost { router, .. }
             | Origin::Connected { router, .. }
             | Origin::Static { router, .. } => router as usize,
         }
@@ -86,7 +93,7 @@ impl Origin {
     fn rank(self) -> u8 {
         match self {
             Origin::Local { .. } => 0,
-            Origin::Host { .. } => 1,
+            Origin::Host { .. } | Origin::RemoteHost { .. } => 1,
             Origin::Connected { .. } => 2,
             Origin::Static { .. } => 3,
         }
@@ -149,6 +156,10 @@ pub(crate) struct TenantCtx {
     pub spf: Spf,
     /// Host address -> index into `Topology::hosts`.
     pub host_by_addr: FastMap<Ipv4Addr, u32>,
+    /// Remote host address -> index into `Topology::remote_hosts`.
+    pub remote_by_addr: FastMap<Ipv4Addr, u32>,
+    /// Remote node -> the tenant's tunnel to it.
+    pub tunnel_of: FastMap<crate::types::NodeId, crate::types::TunnelId>,
     /// Router interface address -> (local router, interface index).
     pub router_by_addr: FastMap<Ipv4Addr, (u16, u16)>,
     /// Prefix -> origins, in prefix order (bulk-built from a sorted list; walks produce
@@ -186,6 +197,20 @@ impl TenantCtx {
                 pairs.push((Ipv4Prefix::new(h.address, 32), o));
             }
         }
+        let mut remote_by_addr = FastMap::default();
+        let mut tunnel_of = FastMap::default();
+        if !tenant.remote_hosts.is_empty() {
+            let keys = super::substrate::tunnel_keys(topo);
+            for &hi in &tenant.remote_hosts {
+                let Some(h) = topo.remote_hosts.get(hi) else { continue };
+                remote_by_addr.insert(h.address, hi as u32);
+                if let Some(id) = super::substrate::tunnel_id(&keys, tenant.id, h.node) {
+                    tunnel_of.insert(h.node, id);
+                }
+                let o = Origin::RemoteHost { router: local(h.router) as u16, host: hi as u32 };
+                pairs.push((Ipv4Prefix::new(h.address, 32), o));
+            }
+        }
         for s in &tenant.static_routes {
             pairs.push((s.prefix, Self::static_origin(base, s)));
         }
@@ -199,7 +224,16 @@ impl TenantCtx {
             }
         }
         let origins: BTreeMap<Ipv4Prefix, Origins> = grouped.into_iter().collect();
-        TenantCtx { tenant: tenant.id, routers, spf, host_by_addr, router_by_addr, origins }
+        TenantCtx {
+            tenant: tenant.id,
+            routers,
+            spf,
+            host_by_addr,
+            remote_by_addr,
+            tunnel_of,
+            router_by_addr,
+            origins,
+        }
     }
 
     fn static_origin(base: usize, s: &StaticRoute) -> Origin {
@@ -290,10 +324,16 @@ impl TenantCtx {
                 Decision::Terminal(Origin::Host { host, .. }) => {
                     return Some(self.deliver(topo, r, host, path))
                 }
+                Decision::Terminal(Origin::RemoteHost { host, .. }) => {
+                    return Some(self.encap(topo, r, host, path))
+                }
                 Decision::Terminal(Origin::Connected { .. }) => return Some(Adjacency::Unreachable),
                 Decision::Terminal(Origin::Static { next_hop, .. }) => {
                     if let Some(&host) = self.host_by_addr.get(&next_hop) {
                         return Some(self.deliver(topo, r, host, path));
+                    }
+                    if let Some(&host) = self.remote_by_addr.get(&next_hop) {
+                        return Some(self.encap(topo, r, host, path));
                     }
                     match self.router_by_addr.get(&next_hop) {
                         Some(&(r2, _)) if r2 as usize != r => {
@@ -320,6 +360,22 @@ impl TenantCtx {
             return Adjacency::Unreachable;
         };
         Adjacency::Deliver { port: h.port, vlan, src_mac: iface.mac, dst_mac: h.mac, path }
+    }
+}
+
+impl TenantCtx {
+    /// Sending by local router `r` to remote host `host` over the tenant's tunnel to the
+    /// host's node: the same logical hops as a local delivery, then VXLAN. Whether the
+    /// substrate has a path is the tunnel's business (it changes without touching this).
+    fn encap(&self, topo: &Topology, r: usize, host: u32, path: HopPath) -> Adjacency {
+        let Some(h) = topo.remote_hosts.get(host as usize) else { return Adjacency::Unreachable };
+        let Some(&tunnel) = self.tunnel_of.get(&h.node) else { return Adjacency::Unreachable };
+        let Some(t) = topo.tenants.get(self.tenant.index()) else { return Adjacency::Unreachable };
+        let router = &topo.routers[self.routers[r].index()];
+        let Some(iface) = router.interfaces.iter().find(|i| i.subnet.contains(h.address)) else {
+            return Adjacency::Unreachable;
+        };
+        Adjacency::Encap { tunnel, vni: t.vni, inner_src_mac: iface.mac, inner_dst_mac: h.mac, path }
     }
 }
 
@@ -495,15 +551,22 @@ impl TenantRib {
 #[derive(Debug)]
 pub(crate) struct RibState {
     pub tenants: Vec<TenantRib>,
+    /// The route manager's substrate state: link states, quotas, neighbours, tunnel paths.
+    pub substrate: SubstrateState,
 }
 
 impl RibState {
     pub(crate) fn build(topo: &Topology) -> RibState {
-        RibState { tenants: topo.tenants.iter().map(|t| TenantRib::build(topo, t)).collect() }
+        RibState {
+            tenants: topo.tenants.iter().map(|t| TenantRib::build(topo, t)).collect(),
+            substrate: SubstrateState::new(topo),
+        }
     }
 
-    /// Assembles a snapshot: compiles dirty tables, reuses the others.
+    /// Assembles a snapshot: compiles dirty tables, reuses the others; the route manager
+    /// recomputes the tunnels' substrate paths (small graphs: cheap) every time.
     pub(crate) fn snapshot(&mut self, topo: &Topology, generation: u64) -> Result<FibSnapshot, RibError> {
+        self.substrate.recompute(topo);
         let mut tables: Vec<Option<Arc<RouterTable>>> = vec![None; topo.routers.len()];
         for t in &mut self.tenants {
             for st in &mut t.tables {
@@ -528,11 +591,34 @@ impl RibState {
                 .collect(),
             tables,
             vni_map: vni_map(topo),
-            tunnels: Vec::new(),
-            vteps: Vec::new(),
-            remote_hosts: Vec::new(),
+            tunnels: self.substrate.tunnels(),
+            vteps: super::substrate::vteps(topo),
+            remote_hosts: remote_host_entries(topo),
         })
     }
+}
+
+/// The FIB's remote hosts, sorted by (tenant, ip).
+fn remote_host_entries(topo: &Topology) -> Vec<RemoteHost> {
+    let mut v: Vec<RemoteHost> = topo
+        .remote_hosts
+        .iter()
+        .filter_map(|h| {
+            let i = topo.routers.get(h.router.index())?.interfaces.get(h.interface)?;
+            Some(RemoteHost {
+                tenant: h.tenant,
+                ip: h.address,
+                mac: h.mac,
+                node: h.node,
+                router: h.router,
+                table: TableId(h.router.0),
+                gateway_ip: i.address,
+                gateway_mac: i.mac,
+            })
+        })
+        .collect();
+    v.sort_unstable_by_key(|h| (h.tenant, h.ip));
+    v
 }
 
 fn port_entries(topo: &Topology) -> Vec<PortEntry> {
@@ -554,9 +640,13 @@ fn port_entries(topo: &Topology) -> Vec<PortEntry> {
                         subnet,
                     }
                 }
-                PortBinding::Uplink { address, mac, gateway, mtu, .. } => {
-                    // The plane comes from the route manager's view of the uplink's link.
-                    PortKind::Uplink { address, mac, gateway, plane: crate::types::Plane::Slow, mtu }
+                PortBinding::Uplink { address, mac, gateway, mtu, ref link, .. } => {
+                    // The plane of the uplink's substrate link (slow when it names none).
+                    let plane = link
+                        .as_deref()
+                        .and_then(|l| topo.substrate.links.iter().find(|sl| sl.name == l))
+                        .map_or(crate::types::Plane::Slow, |l| l.plane());
+                    PortKind::Uplink { address, mac, gateway, plane, mtu }
                 }
             },
         })

@@ -284,3 +284,110 @@ fn campus_route_views_show_spf_metric_and_next_hop() {
     assert_eq!(n.len(), 2);
     assert!(n.iter().any(|e| e.address == ip("10.10.1.10") && e.mac == mac("02:00:0b:0a:01:0a")));
 }
+
+/// The logical hops of an adjacency that leaves the virtual network toward a host.
+fn host_path(a: Option<&Adjacency>) -> (crate::fib::HopPath, MacAddr, MacAddr) {
+    match a {
+        Some(Adjacency::Deliver { src_mac, dst_mac, path, .. }) => (*path, *src_mac, *dst_mac),
+        Some(Adjacency::Encap { inner_src_mac, inner_dst_mac, path, .. }) => {
+            (*path, *inner_src_mac, *inner_dst_mac)
+        }
+        other => panic!("not a host adjacency: {other:?}"),
+    }
+}
+
+#[test]
+fn remote_host_is_encapsulated_after_the_same_logical_hops() {
+    let local = topo("default.ron");
+    let local_fib = compile_snapshot(&local).unwrap();
+    let t = crate::topology::tests::overlay();
+    let fib = compile_snapshot(&t).unwrap();
+    let h = ip("10.1.5.7");
+    for router in ["J", "L"] {
+        let table = table_of(&t, "z", router);
+        match fib.lookup(table, h) {
+            Some(Adjacency::Encap { tunnel, vni, .. }) => {
+                assert_eq!((tunnel.0, *vni), (0, 5001), "from {router}");
+            }
+            other => panic!("H from {router}: {other:?}"),
+        }
+        // Same hops, same MACs as when H sits on a local port: traceroute looks the same.
+        assert_eq!(
+            host_path(fib.lookup(table, h)),
+            host_path(local_fib.lookup(table_of(&local, "z", router), h)),
+            "from {router}"
+        );
+    }
+    let (path, src, dst) = host_path(fib.lookup(table_of(&t, "z", "J"), h));
+    assert_eq!(path.hop_addrs(), &[ip("10.0.0.1"), ip("192.168.100.2")]);
+    assert_eq!((src, dst), (mac("00:01:42:cd:11:01"), mac("00:00:7d:a2:34:11")));
+    // Local hosts are still delivered; tenant y knows nothing of H.
+    assert!(matches!(fib.lookup(table_of(&t, "z", "L"), ip("10.0.0.10")), Some(Adjacency::Deliver { .. })));
+    assert_eq!(fib.lookup(table_of(&t, "y", "Y"), h), None);
+}
+
+#[test]
+fn overlay_snapshot_tables() {
+    let t = crate::topology::tests::overlay();
+    let fib = compile_snapshot(&t).unwrap();
+    let z = t.tenant_by_name("z").unwrap().id;
+    let remote = t.substrate.node_by_name("remote").unwrap().id;
+    let upf = t.port_by_name("upf").unwrap().id;
+    // One tunnel: z -> remote, gold takes the fast plane (1 ms + 1 ms beats 20 + 20 ms even
+    // at ten times the money).
+    assert_eq!(fib.tunnels.len(), 1);
+    let tun = fib.tunnel(crate::types::TunnelId(0)).unwrap();
+    assert_eq!((tun.tenant, tun.node), (z, remote));
+    let p = tun.path.expect("a path");
+    assert_eq!(
+        (p.port, p.plane, p.local_ip, p.remote_ip, p.src_mac, p.dst_mac, p.inner_mtu),
+        (
+            upf,
+            crate::types::Plane::Fast,
+            ip("10.255.1.1"),
+            ip("10.254.0.2"),
+            mac("02:00:0a:ff:01:01"),
+            None,
+            1450
+        )
+    );
+    // VTEPs: the remote node's addresses only (sw1 is local, fastr/slowr hold no hosts).
+    assert_eq!(fib.vteps, vec![(ip("10.254.0.2"), remote), (ip("10.254.1.2"), remote)]);
+    assert_eq!(fib.vtep_node(ip("10.254.1.2")), Some(remote));
+    assert_eq!(fib.vtep_node(ip("10.255.1.254")), None);
+    // Remote hosts: H behind L's Gi0/0.
+    let rh = fib.remote_host(z, ip("10.1.5.7")).expect("H is a remote host");
+    assert_eq!(
+        (rh.mac, rh.node, rh.router, rh.table, rh.gateway_ip, rh.gateway_mac),
+        (mac("00:00:7d:a2:34:11"), remote, RouterId(1), TableId(1), ip("10.1.5.1"), mac("00:01:42:cd:11:01"))
+    );
+    assert_eq!(fib.remote_hosts.len(), 1);
+    // Uplink planes come from their links.
+    let plane = |name: &str| match &fib.port(t.port_by_name(name).unwrap().id).unwrap().kind {
+        PortKind::Uplink { plane, gateway, mtu, .. } => (*plane, *gateway, *mtu),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(plane("upf"), (crate::types::Plane::Fast, Some(ip("10.255.1.254")), 1500));
+    assert_eq!(plane("ups"), (crate::types::Plane::Slow, Some(ip("10.255.2.254")), 1500));
+    // The default topology has none of it.
+    let d = compile_snapshot(&topo("default.ron")).unwrap();
+    assert!(d.tunnels.is_empty() && d.vteps.is_empty() && d.remote_hosts.is_empty());
+}
+
+#[test]
+fn static_route_via_a_remote_host_is_encapsulated() {
+    let mut t = crate::topology::tests::overlay();
+    t.file.tenants[0].static_routes.push(StaticRouteConfig {
+        prefix: "172.16.0.0/16".parse().unwrap(),
+        next_hop: ip("10.1.5.7"),
+        router: None,
+    });
+    let t = Topology::from_file(t.file).unwrap();
+    let fib = compile_snapshot(&t).unwrap();
+    match fib.lookup(table_of(&t, "z", "J"), ip("172.16.1.1")) {
+        Some(Adjacency::Encap { tunnel, inner_dst_mac, path, .. }) => {
+            assert_eq!((tunnel.0, *inner_dst_mac, path.len), (0, mac("00:00:7d:a2:34:11"), 2));
+        }
+        other => panic!("{other:?}"),
+    }
+}

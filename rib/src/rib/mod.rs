@@ -8,6 +8,7 @@
 
 pub mod compile;
 pub mod spf;
+pub mod substrate;
 mod thread;
 mod views;
 
@@ -50,6 +51,8 @@ pub enum RibError {
     NextHopUnreachable(Ipv4Addr),
     #[error("no such route {0} via {1}")]
     NoSuchRoute(Ipv4Prefix, Ipv4Addr),
+    #[error("no substrate link named '{0}'")]
+    NoSuchLink(String),
     #[error("invalid: {0}")]
     Invalid(String),
     #[error("the RIB thread has stopped")]
@@ -97,6 +100,62 @@ pub struct NeighbourView {
     pub local: bool,
 }
 
+/// A substrate node as `show substrate` lists it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SubstrateNodeView {
+    pub name: String,
+    /// This appliance's own node.
+    pub local: bool,
+    pub address: Ipv4Addr,
+    pub fast_address: Ipv4Addr,
+    pub slow_address: Ipv4Addr,
+}
+
+/// A substrate link as `show substrate` lists it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SubstrateLinkView {
+    pub name: String,
+    pub a: String,
+    pub b: String,
+    pub latency_us: u32,
+    pub bandwidth_mbps: u32,
+    pub cost: u32,
+    pub reliability: f64,
+    pub fast: bool,
+    /// Usable by the route manager (up, and its local uplink enabled).
+    pub up: bool,
+    /// Why not, when not (`link X down`, `uplink upf shut down`).
+    pub down_reason: Option<String>,
+}
+
+/// The substrate as the route manager sees it.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct SubstrateView {
+    pub nodes: Vec<SubstrateNodeView>,
+    pub links: Vec<SubstrateLinkView>,
+}
+
+/// One tenant's path to one remote node (`show substrate paths`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SubstratePathView {
+    pub tenant: String,
+    pub node: String,
+    pub tunnel: crate::types::TunnelId,
+    /// Link names from the local node on (empty: no path).
+    pub links: Vec<String>,
+    pub plane: Option<crate::types::Plane>,
+    /// Uplink port name.
+    pub uplink: Option<String>,
+    pub local_vtep: Option<Ipv4Addr>,
+    pub remote_vtep: Option<Ipv4Addr>,
+    /// The uplink's next hop (gateway or the remote VTEP) and its MAC once ARP resolved it.
+    pub next_hop: Option<Ipv4Addr>,
+    pub next_hop_mac: Option<MacAddr>,
+    pub inner_mtu: Option<u16>,
+    /// Service level, cost function, quota, quarantine, links down.
+    pub reason: String,
+}
+
 /// Requests to the RIB thread; each carries its reply channel.
 pub enum RibCommand {
     AddRoute {
@@ -128,6 +187,35 @@ pub enum RibCommand {
     Neighbours {
         tenant: String,
         reply: crossbeam_channel::Sender<Result<Vec<NeighbourView>, RibError>>,
+    },
+    /// `substrate link NAME up|down`.
+    SubstrateLink {
+        name: String,
+        up: bool,
+        reply: crossbeam_channel::Sender<Result<(), RibError>>,
+    },
+    /// The tenant passed (or fell back under) its fast-path quota: platinum and gold tenants
+    /// over quota use slow links only. No reply (sent by the application's counter loop).
+    SetOverQuota {
+        tenant: crate::types::TenantId,
+        over: bool,
+    },
+    /// A substrate neighbour's MAC learned from ARP on an uplink (sent by the application from
+    /// the frames workers hand over). Kept only for addresses the tunnels may need (the
+    /// uplink's gateway, or a VTEP address on an on-link uplink). No reply.
+    NeighbourLearned {
+        port: crate::types::PortId,
+        ip: Ipv4Addr,
+        mac: MacAddr,
+    },
+    /// Substrate nodes and links with their state (`show substrate`).
+    Substrate {
+        reply: crossbeam_channel::Sender<SubstrateView>,
+    },
+    /// Tunnel paths of one tenant or of all (`show substrate paths [tenant T]`).
+    SubstratePaths {
+        tenant: Option<String>,
+        reply: crossbeam_channel::Sender<Result<Vec<SubstratePathView>, RibError>>,
     },
     /// The running configuration in file form (for `show running-config`, `write memory`).
     RunningConfig {
@@ -206,6 +294,41 @@ impl RibHandle {
     /// Neighbour (ARP) entries of every router of the tenant.
     pub fn neighbours(&self, tenant: &str) -> Result<Vec<NeighbourView>, RibError> {
         self.request(|reply| RibCommand::Neighbours { tenant: tenant.to_string(), reply })?
+    }
+    /// `substrate link NAME up|down`; when this returns Ok the new tunnels are published.
+    pub fn set_substrate_link(&self, name: &str, up: bool) -> Result<(), RibError> {
+        self.request(|reply| RibCommand::SubstrateLink { name: name.to_string(), up, reply })?
+    }
+    /// Marks a tenant over (or back under) its fast-path quota; does not wait.
+    pub fn set_over_quota(&self, tenant: crate::types::TenantId, over: bool) -> Result<(), RibError> {
+        self.tx.send(RibCommand::SetOverQuota { tenant, over }).map_err(|_| RibError::Stopped)
+    }
+    /// Reports a substrate neighbour learned by ARP on uplink `port`; does not wait.
+    pub fn neighbour_learned(
+        &self,
+        port: crate::types::PortId,
+        ip: Ipv4Addr,
+        mac: MacAddr,
+    ) -> Result<(), RibError> {
+        self.tx.send(RibCommand::NeighbourLearned { port, ip, mac }).map_err(|_| RibError::Stopped)
+    }
+    /// Substrate nodes and links with their state.
+    pub fn substrate(&self) -> Result<SubstrateView, RibError> {
+        self.request(|reply| RibCommand::Substrate { reply })
+    }
+    /// Tunnel paths of `tenant` (None: every tenant), tenant then node order.
+    pub fn substrate_paths(&self, tenant: Option<&str>) -> Result<Vec<SubstratePathView>, RibError> {
+        self.request(|reply| RibCommand::SubstratePaths { tenant: tenant.map(str::to_string), reply })?
+    }
+    /// The (uplink, next-hop address) pairs to resolve by ARP now (from the current snapshot):
+    /// every enabled uplink's gateway and every tunnel's next hop.
+    pub fn arp_targets(&self) -> Vec<(crate::types::PortId, Ipv4Addr)> {
+        let snap = self.snapshot();
+        substrate::arp_targets(&snap.ports, &snap.tunnels)
+    }
+    /// Per tenant with a fast-path quota: (tenant, quota in bytes), tenant order.
+    pub fn fast_path_quotas(&self) -> Vec<(crate::types::TenantId, u64)> {
+        self.topology().tenants.iter().filter_map(|t| t.fast_path_quota_bytes.map(|q| (t.id, q))).collect()
     }
     /// The running configuration (file form).
     pub fn running_config(&self) -> Result<TopologyFile, RibError> {

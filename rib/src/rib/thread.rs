@@ -3,6 +3,7 @@
 //! generation + 1 and the updated running topology, then answers each command.
 
 use super::compile::{RibState, TenantRib};
+use super::substrate::{path_views, substrate_view, SubstrateState};
 use super::views::{neighbour_views, route_views};
 use super::{RibCommand, RibError};
 use crate::fib::FibSnapshot;
@@ -124,6 +125,40 @@ impl RibThread {
                     .map(|t| neighbour_views(&self.topology, &self.state.tenants[t.index()].ctx));
                 let _ = reply.send(r);
             }
+            RibCommand::SubstrateLink { name, up, reply } => {
+                let r = self.set_substrate_link(&name, up);
+                self.pending.push((reply, r));
+            }
+            RibCommand::SetOverQuota { tenant, over } => {
+                let st = &mut self.state.substrate;
+                if let Some(flag) = st.over_quota.get_mut(tenant.index()) {
+                    if *flag != over {
+                        *flag = over;
+                        self.fib_dirty = true;
+                    }
+                }
+            }
+            RibCommand::NeighbourLearned { port, ip, mac } => {
+                if SubstrateState::wants_neighbour(&self.topology, port, ip) {
+                    let old = self.state.substrate.neighbours.insert((port, ip), mac);
+                    if old != Some(mac) {
+                        self.fib_dirty = true;
+                    }
+                }
+            }
+            RibCommand::Substrate { reply } => {
+                self.flush();
+                let _ = reply.send(substrate_view(&self.topology, &self.state.substrate));
+            }
+            RibCommand::SubstratePaths { tenant, reply } => {
+                self.flush();
+                let r = match tenant {
+                    Some(name) => self.tenant(&name).map(Some),
+                    None => Ok(None),
+                }
+                .map(|t| path_views(&self.topology, &self.state.substrate, t));
+                let _ = reply.send(r);
+            }
             RibCommand::RunningConfig { reply } => {
                 self.flush();
                 let _ = reply.send(self.topology.file.clone());
@@ -230,13 +265,29 @@ impl RibThread {
         Ok(())
     }
 
+    fn set_substrate_link(&mut self, name: &str, up: bool) -> Result<(), RibError> {
+        let li =
+            self.topology.substrate.link_index(name).ok_or_else(|| RibError::NoSuchLink(name.to_string()))?;
+        let flag =
+            self.state.substrate.link_up.get_mut(li).ok_or_else(|| RibError::NoSuchLink(name.to_string()))?;
+        if *flag != up {
+            *flag = up;
+            self.fib_dirty = true;
+        }
+        Ok(())
+    }
+
     fn add_host(&mut self, tenant: &str, host: HostConfig) -> Result<(), RibError> {
+        self.apply_deferred();
         let tid = self.tenant(tenant)?;
         self.topology
             .add_host(tid, host)
             .map_err(|e| RibError::Invalid(format!("{}: {}", e.field, e.message)))?;
-        // Host indices shift for later tenants: rebuild everything (rare).
+        // Host indices shift for later tenants: rebuild everything (rare); the substrate's
+        // runtime state (link states, quotas, neighbours) carries over.
+        let old = std::mem::take(&mut self.state.substrate);
         self.state = RibState::build(&self.topology);
+        self.state.substrate.carry_over(old, &self.topology);
         self.fib_dirty = true;
         self.topology_dirty = true;
         Ok(())

@@ -129,9 +129,9 @@ fn add_host_installs_a_deliver_entry() {
         name: "C".into(),
         address: ip("10.1.5.8"),
         mac: "00:00:7d:a2:34:12".parse().unwrap(),
-        port: "h".into(),
-        netns: None,
+        port: Some("h".into()),
         node: None,
+        netns: None,
     };
     rib.add_host("z", host.clone()).unwrap();
     match rib.snapshot().lookup(J, ip("10.1.5.8")) {
@@ -246,4 +246,163 @@ fn reader_sees_every_generation_in_order_under_changes() {
     assert!(last <= rib.snapshot().generation);
     assert_eq!(rib.snapshot().generation, 1 + 75);
     rib.shutdown();
+}
+
+mod overlay {
+    //! The route manager commands through the RIB thread: each change republishes only the
+    //! tunnels (and port state); every router table stays shared with the previous snapshot.
+
+    use super::*;
+    use crate::fib::{FibSnapshot, Tunnel};
+    use crate::topology::tests::overlay;
+    use crate::types::{MacAddr, Plane, TenantId, TunnelId};
+
+    const Z: TenantId = TenantId(0);
+
+    fn tunnel(s: &FibSnapshot) -> Tunnel {
+        *s.tunnel(TunnelId(0)).expect("tunnel 0")
+    }
+
+    /// (plane, uplink name, remote VTEP) of the z -> remote tunnel.
+    fn route(rib: &RibHandle) -> Option<(Plane, String, Ipv4Addr)> {
+        let s = rib.snapshot();
+        let p = tunnel(&s).path?;
+        Some((p.plane, s.ports[p.port.index()].name.clone(), p.remote_ip))
+    }
+
+    fn tables_shared(a: &FibSnapshot, b: &FibSnapshot) -> bool {
+        a.tables.len() == b.tables.len() && a.tables.iter().zip(&b.tables).all(|(x, y)| Arc::ptr_eq(x, y))
+    }
+
+    fn fast() -> Option<(Plane, String, Ipv4Addr)> {
+        Some((Plane::Fast, "upf".into(), ip("10.254.0.2")))
+    }
+    fn slow() -> Option<(Plane, String, Ipv4Addr)> {
+        Some((Plane::Slow, "ups".into(), ip("10.254.1.2")))
+    }
+
+    #[test]
+    fn substrate_link_down_moves_the_tunnel_only() {
+        let rib = RibHandle::spawn(overlay()).unwrap();
+        let before = rib.snapshot();
+        assert_eq!(route(&rib), fast());
+        rib.set_substrate_link("fast-remote", false).unwrap();
+        let after = rib.snapshot();
+        assert!(after.generation > before.generation);
+        assert_eq!(route(&rib), slow());
+        assert!(tables_shared(&before, &after), "router tables must be Arc-shared");
+        let paths = rib.substrate_paths(Some("z")).unwrap();
+        assert_eq!(paths.len(), 1);
+        assert_eq!(paths[0].links, ["sw1-slow", "slow-remote"]);
+        assert_eq!(
+            paths[0].reason,
+            "gold: balanced latency + cost + reliability penalty; link fast-remote down"
+        );
+        rib.set_substrate_link("fast-remote", true).unwrap();
+        assert_eq!(route(&rib), fast());
+        assert!(tables_shared(&before, &rib.snapshot()));
+        // Unknown link: an error, nothing published.
+        let g = rib.snapshot().generation;
+        assert_eq!(rib.set_substrate_link("moon", false), Err(RibError::NoSuchLink("moon".into())));
+        assert_eq!(rib.snapshot().generation, g);
+        // Every path down: the tunnel has none, the adjacency stays Encap.
+        rib.set_substrate_link("sw1-fast", false).unwrap();
+        rib.set_substrate_link("slow-remote", false).unwrap();
+        let s = rib.snapshot();
+        assert_eq!(tunnel(&s).path, None);
+        assert!(matches!(s.lookup(J, ip("10.1.5.7")), Some(Adjacency::Encap { .. })));
+        assert!(tables_shared(&before, &s));
+        rib.shutdown();
+    }
+
+    #[test]
+    fn shutting_an_uplink_takes_its_link_down() {
+        let rib = RibHandle::spawn(overlay()).unwrap();
+        let before = rib.snapshot();
+        rib.set_port_enabled("upf", false).unwrap();
+        let after = rib.snapshot();
+        assert_eq!(route(&rib), slow());
+        let upf = rib.topology().port_by_name("upf").unwrap().id;
+        assert!(!after.ports[upf.index()].up);
+        assert!(tables_shared(&before, &after));
+        let view = rib.substrate().unwrap();
+        let l = view.links.iter().find(|l| l.name == "sw1-fast").unwrap();
+        assert!(!l.up);
+        assert_eq!(l.down_reason.as_deref(), Some("link sw1-fast down (uplink upf shut down)"));
+        rib.set_port_enabled("upf", true).unwrap();
+        assert_eq!(route(&rib), fast());
+        rib.shutdown();
+    }
+
+    #[test]
+    fn over_quota_moves_a_gold_tenant_to_the_slow_plane() {
+        let rib = RibHandle::spawn(overlay()).unwrap();
+        let before = rib.snapshot();
+        rib.set_over_quota(Z, true).unwrap();
+        // A read flushes: the notification before it is published.
+        let paths = rib.substrate_paths(None).unwrap();
+        assert_eq!(route(&rib), slow());
+        assert!(paths[0].reason.contains("over fast-path quota: slow links only"), "{}", paths[0].reason);
+        assert!(tables_shared(&before, &rib.snapshot()));
+        // The same flag again publishes nothing.
+        let g = rib.snapshot().generation;
+        rib.set_over_quota(Z, true).unwrap();
+        rib.substrate().unwrap();
+        assert_eq!(rib.snapshot().generation, g);
+        rib.set_over_quota(Z, false).unwrap();
+        rib.substrate().unwrap();
+        assert_eq!(route(&rib), fast());
+        rib.shutdown();
+    }
+
+    #[test]
+    fn learned_gateway_mac_resolves_the_tunnel() {
+        let rib = RibHandle::spawn(overlay()).unwrap();
+        let topo = rib.topology();
+        let (upf, ups) = (topo.port_by_name("upf").unwrap().id, topo.port_by_name("ups").unwrap().id);
+        // What the application resolves: both gateways (failover is ready), once.
+        assert_eq!(rib.arp_targets(), vec![(upf, ip("10.255.1.254")), (ups, ip("10.255.2.254"))]);
+        assert_eq!(tunnel(&rib.snapshot()).path.unwrap().dst_mac, None);
+        let before = rib.snapshot();
+        let gw: MacAddr = "02:00:0a:ff:01:fe".parse().unwrap();
+        rib.neighbour_learned(upf, ip("10.255.1.254"), gw).unwrap();
+        // Unwanted neighbours (not a next hop) are ignored.
+        rib.neighbour_learned(upf, ip("10.255.1.77"), gw).unwrap();
+        let paths = rib.substrate_paths(Some("z")).unwrap();
+        assert_eq!((paths[0].next_hop, paths[0].next_hop_mac), (Some(ip("10.255.1.254")), Some(gw)));
+        let after = rib.snapshot();
+        assert_eq!(tunnel(&after).path.unwrap().dst_mac, Some(gw));
+        assert_eq!(after.generation, before.generation + 1);
+        assert!(tables_shared(&before, &after));
+        // The slow path's gateway is not known yet: moving there leaves it unresolved.
+        rib.set_port_enabled("upf", false).unwrap();
+        assert_eq!(tunnel(&rib.snapshot()).path.unwrap().dst_mac, None);
+        assert_eq!(rib.fast_path_quotas(), vec![]);
+        rib.shutdown();
+    }
+
+    #[test]
+    fn adding_a_host_keeps_link_state_and_neighbours() {
+        let rib = RibHandle::spawn(overlay()).unwrap();
+        let upf = rib.topology().port_by_name("upf").unwrap().id;
+        let gw: MacAddr = "02:00:0a:ff:01:fe".parse().unwrap();
+        rib.neighbour_learned(upf, ip("10.255.1.254"), gw).unwrap();
+        rib.set_substrate_link("fast-remote", false).unwrap();
+        let host = HostConfig {
+            name: "H2".into(),
+            address: ip("10.1.5.8"),
+            mac: "00:00:7d:a2:34:12".parse().unwrap(),
+            port: None,
+            node: Some("remote".into()),
+            netns: None,
+        };
+        rib.add_host("z", host).unwrap();
+        let s = rib.snapshot();
+        assert_eq!(s.tunnels.len(), 1, "same (tenant, node): same tunnel");
+        assert_eq!(route(&rib), slow(), "link state survived the rebuild");
+        assert!(matches!(s.lookup(J, ip("10.1.5.8")), Some(Adjacency::Encap { tunnel: TunnelId(0), .. })));
+        rib.set_substrate_link("fast-remote", true).unwrap();
+        assert_eq!(tunnel(&rib.snapshot()).path.unwrap().dst_mac, Some(gw), "neighbours survived");
+        rib.shutdown();
+    }
 }

@@ -60,7 +60,7 @@ pub(crate) fn route_views(topo: &Topology, ctx: &TenantCtx) -> Vec<RouteView> {
                             .unwrap_or_default(),
                         active: !connected_here,
                     }),
-                    Origin::Host { .. } => {}
+                    Origin::Host { .. } | Origin::RemoteHost { .. } => {}
                 }
             }
             if !here.is_empty() {
@@ -120,6 +120,11 @@ pub(crate) fn neighbour_views(topo: &Topology, ctx: &TenantCtx) -> Vec<Neighbour
             out.push(entry(i.address, i.mac, true));
             for &hi in &tenant.hosts {
                 let h = &topo.hosts[hi];
+                if i.subnet.contains(h.address) {
+                    out.push(entry(h.address, h.mac, false));
+                }
+            }
+            for h in tenant.remote_hosts.iter().filter_map(|&hi| topo.remote_hosts.get(hi)) {
                 if i.subnet.contains(h.address) {
                     out.push(entry(h.address, h.mac, false));
                 }

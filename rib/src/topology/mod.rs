@@ -12,7 +12,7 @@ mod validate;
 pub use password::{hash_password, parse_password_hash, verify_password};
 pub use validate::resolve_static_route;
 
-use crate::types::{Ipv4Prefix, MacAddr, PortId, RouterId, ServiceLevel, TenantId};
+use crate::types::{Ipv4Prefix, MacAddr, NodeId, Plane, PortId, RouterId, ServiceLevel, TenantId};
 use schema::TopologyFile;
 use std::fmt::Write as _;
 use std::io::Write as _;
@@ -44,8 +44,79 @@ pub struct Topology {
     pub tenants: Vec<Tenant>,
     /// Indexed by [`RouterId`]: every tenant's routers, tenant by tenant in file order.
     pub routers: Vec<Router>,
-    /// Every tenant's hosts, tenant by tenant in file order ([`Tenant::hosts`] indexes this).
+    /// Every tenant's local hosts (on an access port), tenant by tenant in file order
+    /// ([`Tenant::hosts`] indexes this).
     pub hosts: Vec<Host>,
+    /// Every tenant's hosts on remote substrate nodes, tenant by tenant in file order
+    /// ([`Tenant::remote_hosts`] indexes this).
+    pub remote_hosts: Vec<RemoteHost>,
+    /// The substrate graph with resolved node ids (empty when the file has none).
+    pub substrate: Substrate,
+}
+
+/// The substrate with resolved references: nodes (indexed by [`NodeId`]) and links.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Substrate {
+    /// This appliance's node.
+    pub local: Option<NodeId>,
+    pub nodes: Vec<SubstrateNode>,
+    pub links: Vec<SubstrateLink>,
+}
+
+/// A substrate node and its VTEP address on each plane.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubstrateNode {
+    pub id: NodeId,
+    pub name: String,
+    pub address: Ipv4Addr,
+    pub fast_address: Ipv4Addr,
+    pub slow_address: Ipv4Addr,
+}
+
+impl SubstrateNode {
+    /// The node's VTEP address on `plane`.
+    pub fn address_on(&self, plane: Plane) -> Ipv4Addr {
+        match plane {
+            Plane::Fast => self.fast_address,
+            Plane::Slow => self.slow_address,
+        }
+    }
+}
+
+/// A substrate link between nodes `a` and `b` with what the cost functions read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SubstrateLink {
+    pub name: String,
+    pub a: NodeId,
+    pub b: NodeId,
+    pub latency_us: u32,
+    pub bandwidth_mbps: u32,
+    /// Monetary cost (arbitrary units).
+    pub cost: u32,
+    /// Probability the link delivers, 0.0..=1.0.
+    pub reliability: f64,
+    pub fast: bool,
+}
+
+impl SubstrateLink {
+    /// The plane the link belongs to.
+    pub fn plane(&self) -> Plane {
+        if self.fast {
+            Plane::Fast
+        } else {
+            Plane::Slow
+        }
+    }
+}
+
+impl Substrate {
+    pub fn node_by_name(&self, name: &str) -> Option<&SubstrateNode> {
+        self.nodes.iter().find(|n| n.name == name)
+    }
+    /// Index of the link named `name`.
+    pub fn link_index(&self, name: &str) -> Option<usize> {
+        self.links.iter().position(|l| l.name == name)
+    }
 }
 
 /// A resolved appliance port.
@@ -91,7 +162,14 @@ pub struct Tenant {
     pub links: Vec<Link>,
     /// Indices into [`Topology::hosts`].
     pub hosts: Vec<usize>,
+    /// Indices into [`Topology::remote_hosts`].
+    pub remote_hosts: Vec<usize>,
     pub static_routes: Vec<StaticRoute>,
+    /// Fast-path quota in bytes (None: unlimited).
+    pub fast_path_quota_bytes: Option<u64>,
+    /// Quarantine: the substrate links (indices into [`Substrate::links`]) the tenant is
+    /// confined to; empty: any link.
+    pub quarantine_links: Vec<usize>,
 }
 
 /// A resolved logical router.
@@ -132,6 +210,22 @@ pub struct Host {
     pub address: Ipv4Addr,
     pub mac: MacAddr,
     pub port: PortId,
+    pub netns: Option<String>,
+}
+
+/// A resolved tenant host on a remote substrate node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteHost {
+    pub tenant: TenantId,
+    pub name: String,
+    pub address: Ipv4Addr,
+    pub mac: MacAddr,
+    /// The substrate node holding the host (never the local node).
+    pub node: NodeId,
+    /// The router owning the host's subnet (the first of the tenant's routers with an
+    /// interface on a subnet containing the address) and that interface's index.
+    pub router: RouterId,
+    pub interface: usize,
     pub netns: Option<String>,
 }
 
@@ -281,12 +375,23 @@ impl Topology {
                 format!("{:?}", t.service_level).to_lowercase(),
                 t.routers.len(),
                 t.links.len(),
-                t.hosts.len(),
+                t.hosts.len() + t.remote_hosts.len(),
                 t.static_routes.len()
             );
         }
         let _ = writeln!(s, "routers: {}", self.routers.len());
-        let _ = writeln!(s, "hosts: {}", self.hosts.len());
+        let _ = match self.remote_hosts.len() {
+            0 => writeln!(s, "hosts: {}", self.hosts.len()),
+            r => writeln!(s, "hosts: {} ({r} remote)", self.hosts.len() + r),
+        };
+        if !self.substrate.nodes.is_empty() {
+            let _ = writeln!(
+                s,
+                "substrate: {} nodes, {} links",
+                self.substrate.nodes.len(),
+                self.substrate.links.len()
+            );
+        }
         let _ = writeln!(
             s,
             "routes: {} ({} connected, {} static)",
@@ -384,4 +489,4 @@ pub fn save_atomic(path: &Path, file: &TopologyFile) -> std::io::Result<()> {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -149,6 +149,11 @@ pub struct TenantConfig {
     /// Confine the tenant to these substrate links (quarantine). Empty: any.
     #[serde(default)]
     pub quarantine_links: Vec<String>,
+    /// Substrate link name -> coefficient (> 0) on that link's cost for this tenant: the
+    /// tenant's virtual configuration propagated to the substrate (2.0 makes the link look
+    /// twice as expensive to this tenant's paths). Absent links count 1.0.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub substrate_cost_factors: BTreeMap<String, f64>,
     /// The tenant's subnets (router interfaces and hosts live in them).
     pub subnets: Vec<Ipv4Prefix>,
     pub routers: Vec<RouterConfig>,
@@ -205,11 +210,12 @@ pub struct HostConfig {
     pub name: String,
     pub address: Ipv4Addr,
     pub mac: MacAddr,
-    /// Where the host lives: a local access port name.
-    #[serde(default)]
-    pub port: String,
-    /// Or the substrate node holding it (a remote host).
-    #[serde(default)]
+    /// Where the host lives when local: an access port name. Exactly one of `port` and `node`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<String>,
+    /// Where the host lives when remote: the substrate node (another appliance or a Linux
+    /// VTEP) that holds it; frames to it leave an uplink as VXLAN. Never the local node.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node: Option<String>,
     /// Network namespace the lab creates for this host.
     #[serde(default)]
@@ -246,15 +252,16 @@ pub struct SubstrateNodeConfig {
     pub name: String,
     /// VTEP address of the node.
     pub address: Ipv4Addr,
-    /// VTEP address on the fast plane (default: `address`).
-    #[serde(default)]
+    /// VTEP address on the fast plane (the patent's IP aliasing: one address per plane, each
+    /// routed over its plane by the substrate routers). Default: `address`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fast_address: Option<Ipv4Addr>,
-    /// VTEP address on the slow plane (default: `address`).
-    #[serde(default)]
+    /// VTEP address on the slow plane. Default: `address`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slow_address: Option<Ipv4Addr>,
     /// Network namespace the lab builds for this node when it is a Linux router or VTEP
     /// (`vnswitch run --lab`); None for other appliances and real nodes.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub netns: Option<String>,
 }
 

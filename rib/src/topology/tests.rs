@@ -336,7 +336,7 @@ fn save_atomic_round_trips() {
 fn from_file_validates_in_memory() {
     let t = load(&default_path()).unwrap();
     let mut f = t.file.clone();
-    f.tenants[0].hosts[0].port = "b".into();
+    f.tenants[0].hosts[0].port = Some("b".into());
     let e = Topology::from_file(f).unwrap_err();
     assert_eq!((e.line, e.field.as_str()), (0, "tenants[0].hosts[0].port"));
 }
@@ -362,4 +362,177 @@ fn gen_topology_script_output_loads() {
     let t = load(&out).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(t.static_route_count(), 3000);
     assert_eq!(t.routers.len(), 2);
+}
+
+/// default.ron with host H moved to the substrate node "remote" (port h replaced by two
+/// uplinks, one per plane) and the substrate of the overlay lab: sw1 (local) reaches remote
+/// over fastr (fast links) or slowr (slow links).
+pub(crate) fn overlay_text() -> String {
+    let text = default_text()
+        .replacen(
+            r#"(name: "h", device: "vns-h-sw", role: Access(tenant: "z", subnet: "10.1.5.0/24")),"#,
+            r#"(name: "upf", device: "vns-upf", role: Uplink(address: "10.255.1.1", mac: "02:00:0a:ff:01:01",
+           prefix_len: 24, gateway: "10.255.1.254", link: "sw1-fast", mtu: 1500)),
+        (name: "ups", device: "vns-ups", role: Uplink(address: "10.255.2.1", mac: "02:00:0a:ff:02:01",
+           prefix_len: 24, gateway: "10.255.2.254", link: "sw1-slow", mtu: 1500)),"#,
+            1,
+        )
+        .replacen(r#"port: "h", netns: "vns-h""#, r#"node: "remote", netns: "vns-h""#, 1)
+        .replacen(
+            "    service_levels: [",
+            r#"    substrate: (local_node: "sw1",
+        nodes: [
+            (name: "sw1", address: "10.255.1.1", fast_address: "10.255.1.1", slow_address: "10.255.2.1"),
+            (name: "remote", address: "10.254.0.2", fast_address: "10.254.0.2", slow_address: "10.254.1.2"),
+            (name: "fastr", address: "10.255.1.254"),
+            (name: "slowr", address: "10.255.2.254"),
+        ],
+        links: [
+            (name: "sw1-fast", a: "sw1", b: "fastr", latency_us: 1000, bandwidth_mbps: 10000, cost: 50, fast: true),
+            (name: "fast-remote", a: "fastr", b: "remote", latency_us: 1000, bandwidth_mbps: 10000, cost: 50, fast: true),
+            (name: "sw1-slow", a: "sw1", b: "slowr", latency_us: 20000, bandwidth_mbps: 1000, cost: 5, fast: false),
+            (name: "slow-remote", a: "slowr", b: "remote", latency_us: 20000, bandwidth_mbps: 1000, cost: 5, fast: false),
+        ]),
+    service_levels: ["#,
+            1,
+        );
+    assert!(text.contains("vns-upf") && text.contains(r#"node: "remote""#) && text.contains("sw1-slow"));
+    text
+}
+
+/// The overlay topology (see [`overlay_text`]).
+pub(crate) fn overlay() -> Topology {
+    parse(&overlay_text(), Path::new("overlay.ron")).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// As [`expect_error`] on the overlay text.
+#[track_caller]
+fn expect_overlay_error(from: &str, to: &str, field: &str, msg: &str) {
+    let text = overlay_text();
+    let at = text.find(from).unwrap_or_else(|| panic!("overlay text lacks {from:?}"));
+    let bad = text.replacen(from, to, 1);
+    let line = bad[..at].matches('\n').count() + 1;
+    let e = parse(&bad, Path::new("bad.ron")).expect_err("must be rejected");
+    assert_eq!(e.field, field, "{e}");
+    assert_eq!(e.line, line, "{e}");
+    assert!(e.message.contains(msg), "message {:?} lacks {msg:?}", e.message);
+}
+
+#[test]
+fn overlay_topology_resolves_remote_hosts_and_the_substrate() {
+    let t = overlay();
+    assert_eq!(t.hosts.len(), 2, "A and B stay local");
+    let z = t.tenant_by_name("z").unwrap();
+    assert_eq!(z.remote_hosts.len(), 1);
+    let h = &t.remote_hosts[z.remote_hosts[0]];
+    assert_eq!((h.name.as_str(), h.address.to_string().as_str()), ("H", "10.1.5.7"));
+    assert_eq!(t.substrate.nodes[h.node.index()].name, "remote");
+    assert_eq!((t.router(h.router).name.as_str(), h.interface), ("L", 0));
+    assert_eq!(t.substrate.local, Some(NodeId(0)));
+    let remote = t.substrate.node_by_name("remote").unwrap();
+    assert_eq!(remote.address_on(Plane::Fast).to_string(), "10.254.0.2");
+    assert_eq!(remote.address_on(Plane::Slow).to_string(), "10.254.1.2");
+    // Defaults: one address for both planes.
+    let fastr = t.substrate.node_by_name("fastr").unwrap();
+    assert_eq!((fastr.fast_address, fastr.slow_address), (fastr.address, fastr.address));
+    let s = t.summary();
+    assert!(s.contains("ports: 4 (2 access, 2 uplink)") && s.contains("hosts: 3 (1 remote)"), "{s}");
+    assert!(s.contains("substrate: 4 nodes, 4 links"), "{s}");
+    // The running configuration round-trips with the new fields.
+    let again = parse(&to_ron_string(&t.file).unwrap(), Path::new("again.ron")).unwrap();
+    assert_eq!(again.file, t.file);
+}
+
+#[test]
+fn overlay_validation_errors() {
+    // A host names exactly one of port and node.
+    expect_overlay_error(
+        r#"node: "remote", netns: "vns-h""#,
+        r#"node: "remote", port: "a", netns: "vns-h""#,
+        "tenants[0].hosts[1].node",
+        "not both",
+    );
+    expect_overlay_error(
+        r#"node: "remote", netns: "vns-h""#,
+        r#"netns: "vns-h""#,
+        "tenants[0].hosts[1].port",
+        "needs a local port or a substrate node",
+    );
+    expect_overlay_error(
+        r#"node: "remote", netns"#,
+        r#"node: "mars", netns"#,
+        "tenants[0].hosts[1].node",
+        "unknown substrate node 'mars'",
+    );
+    expect_overlay_error(
+        r#"node: "remote", netns"#,
+        r#"node: "sw1", netns"#,
+        "tenants[0].hosts[1].node",
+        "this appliance's own node",
+    );
+    // Uplinks: link at the local node, prefix length, MTU.
+    expect_overlay_error(
+        r#"link: "sw1-fast", mtu"#,
+        r#"link: "fast-remote", mtu"#,
+        "ports[1].role.link",
+        "does not start at the local node 'sw1'",
+    );
+    expect_overlay_error(
+        r#"link: "sw1-fast", mtu"#,
+        r#"link: "nope", mtu"#,
+        "ports[1].role.link",
+        "unknown substrate link 'nope'",
+    );
+    expect_overlay_error(
+        "mtu: 1500)),\n        (name: \"ups\"",
+        "mtu: 100)),\n        (name: \"ups\"",
+        "ports[1].role.mtu",
+        "MTU 100 outside 576..=9216",
+    );
+    expect_overlay_error(
+        "prefix_len: 24, gateway: \"10.255.1.254\"",
+        "prefix_len: 33, gateway: \"10.255.1.254\"",
+        "ports[1].role.prefix_len",
+        "outside 1..=32",
+    );
+    // Nodes: local node known, VTEP addresses not shared.
+    expect_overlay_error(
+        r#"local_node: "sw1""#,
+        r#"local_node: "sw9""#,
+        "substrate.local_node",
+        "unknown substrate node 'sw9'",
+    );
+    expect_overlay_error(
+        r#"(name: "fastr", address: "10.255.1.254")"#,
+        r#"(name: "fastr", address: "10.254.1.2")"#,
+        "substrate.nodes[2].address",
+        "already a VTEP address of node 'remote'",
+    );
+    // Tenant substrate settings name known links; factors are positive.
+    expect_overlay_error(
+        r#"service_level: gold,"#,
+        r#"service_level: gold, quarantine_links: ["sw1-fast", "moon"],"#,
+        "tenants[0].quarantine_links[1]",
+        "unknown substrate link 'moon'",
+    );
+    expect_overlay_error(
+        r#"service_level: gold,"#,
+        r#"service_level: gold, substrate_cost_factors: {"sw1-fast": 0.0},"#,
+        "tenants[0].substrate_cost_factors.sw1-fast",
+        "must be a finite number above 0",
+    );
+    expect_overlay_error(
+        r#"service_level: gold,"#,
+        r#"service_level: gold, substrate_cost_factors: {"x": 2.0},"#,
+        "tenants[0].substrate_cost_factors.x",
+        "unknown substrate link 'x'",
+    );
+}
+
+#[test]
+fn uplinks_and_remote_hosts_need_a_local_node() {
+    let text = overlay_text().replacen(r#"substrate: (local_node: "sw1","#, "substrate: (", 1);
+    let e = parse(&text, Path::new("bad.ron")).expect_err("no local node");
+    assert_eq!(e.field, "substrate.local_node", "{e}");
+    assert!(e.message.contains("port 'upf' is a substrate uplink"), "{e}");
 }

@@ -3,8 +3,11 @@
 //! field path to a line with [`super::locate::SourceMap`].
 
 use super::schema::{PortRole, StaticRouteConfig, TopologyFile, UserRole};
-use super::{Host, Interface, Link, Port, PortBinding, Router, StaticRoute, Tenant, Topology};
-use crate::types::{Ipv4Prefix, PortId, RouterId, TenantId};
+use super::{
+    Host, Interface, Link, Port, PortBinding, RemoteHost, Router, StaticRoute, Substrate, SubstrateLink,
+    SubstrateNode, Tenant, Topology,
+};
+use crate::types::{Ipv4Prefix, NodeId, PortId, RouterId, TenantId};
 use std::collections::{HashMap, HashSet};
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
@@ -24,6 +27,9 @@ fn err<T>(field: impl Into<String>, message: impl Into<String>) -> Result<T, Inv
 const IFNAMSIZ_MAX: usize = 15;
 /// Largest VXLAN network identifier (24 bits).
 const VNI_MAX: u32 = (1 << 24) - 1;
+/// Substrate MTU bounds of an uplink (IPv4 minimum datagram size, common jumbo frame).
+const MTU_MIN: u16 = 576;
+const MTU_MAX: u16 = 9216;
 
 /// Checks that names are unique; `field(i)` names element i's name field.
 fn unique_names<'a>(
@@ -54,6 +60,7 @@ fn is_network_or_broadcast(addr: Ipv4Addr, subnet: Ipv4Prefix) -> bool {
 
 pub(crate) fn validate(file: TopologyFile, path: Option<PathBuf>) -> Result<Topology, Invalid> {
     check_globals(&file)?;
+    let substrate = resolve_substrate(&file)?;
 
     // Tenants and their routers.
     unique_names(file.tenants.iter().map(|t| t.name.as_str()), "tenant", |i| format!("tenants[{i}].name"))?;
@@ -81,9 +88,25 @@ pub(crate) fn validate(file: TopologyFile, path: Option<PathBuf>) -> Result<Topo
                 }
             }
         }
+        let mut quarantine_links = Vec::with_capacity(tc.quarantine_links.len());
         for (ql, q) in tc.quarantine_links.iter().enumerate() {
-            if !file.substrate.links.iter().any(|l| &l.name == q) {
-                return err(tf(&format!("quarantine_links[{ql}]")), format!("unknown substrate link '{q}'"));
+            match substrate.link_index(q) {
+                Some(i) => quarantine_links.push(i),
+                None => {
+                    return err(
+                        tf(&format!("quarantine_links[{ql}]")),
+                        format!("unknown substrate link '{q}'"),
+                    )
+                }
+            }
+        }
+        for (link, factor) in &tc.substrate_cost_factors {
+            let ff = || tf(&format!("substrate_cost_factors.{link}"));
+            if substrate.link_index(link).is_none() {
+                return err(ff(), format!("unknown substrate link '{link}'"));
+            }
+            if !(factor.is_finite() && *factor > 0.0) {
+                return err(ff(), format!("cost factor {factor} must be a finite number above 0"));
             }
         }
         unique_names(tc.routers.iter().map(|r| r.name.as_str()), "router", |i| {
@@ -185,7 +208,10 @@ pub(crate) fn validate(file: TopologyFile, path: Option<PathBuf>) -> Result<Topo
             routers: router_ids,
             links,
             hosts: Vec::new(),
+            remote_hosts: Vec::new(),
             static_routes: Vec::new(),
+            fast_path_quota_bytes: tc.fast_path_quota_bytes,
+            quarantine_links,
         });
     }
 
@@ -228,14 +254,46 @@ pub(crate) fn validate(file: TopologyFile, path: Option<PathBuf>) -> Result<Topo
                 };
                 PortBinding::Access { tenant: t.id, subnet: *subnet, vlan: *vlan, router, interface }
             }
-            PortRole::Uplink { address, mac, prefix_len, gateway, link, mtu } => PortBinding::Uplink {
-                address: *address,
-                prefix_len: *prefix_len,
-                mac: *mac,
-                gateway: *gateway,
-                link: link.clone(),
-                mtu: *mtu,
-            },
+            PortRole::Uplink { address, mac, prefix_len, gateway, link, mtu } => {
+                if !(1..=32).contains(prefix_len) {
+                    return err(pf("role.prefix_len"), format!("prefix length {prefix_len} outside 1..=32"));
+                }
+                if !(MTU_MIN..=MTU_MAX).contains(mtu) {
+                    return err(pf("role.mtu"), format!("MTU {mtu} outside {MTU_MIN}..={MTU_MAX}"));
+                }
+                if mac.0[0] & 1 != 0 {
+                    return err(pf("role.mac"), format!("MAC {mac} is a multicast address"));
+                }
+                let Some(local) = substrate.local else {
+                    return err(
+                        "substrate.local_node",
+                        format!("port '{}' is a substrate uplink: name this appliance's node", pc.name),
+                    );
+                };
+                if let Some(l) = link {
+                    let Some(li) = substrate.link_index(l) else {
+                        return err(pf("role.link"), format!("unknown substrate link '{l}'"));
+                    };
+                    let sl = &substrate.links[li];
+                    if sl.a != local && sl.b != local {
+                        return err(
+                            pf("role.link"),
+                            format!(
+                                "substrate link '{l}' does not start at the local node '{}'",
+                                substrate.nodes[local.index()].name
+                            ),
+                        );
+                    }
+                }
+                PortBinding::Uplink {
+                    address: *address,
+                    prefix_len: *prefix_len,
+                    mac: *mac,
+                    gateway: *gateway,
+                    link: link.clone(),
+                    mtu: *mtu,
+                }
+            }
         };
         ports.push(Port {
             id: PortId(pi as u16),
@@ -248,6 +306,7 @@ pub(crate) fn validate(file: TopologyFile, path: Option<PathBuf>) -> Result<Topo
 
     // Hosts.
     let mut hosts: Vec<Host> = Vec::new();
+    let mut remote_hosts: Vec<RemoteHost> = Vec::new();
     let mut netns_seen: HashMap<&str, String> = HashMap::new();
     for (ti, tc) in file.tenants.iter().enumerate() {
         let tenant = &tenants[ti];
@@ -256,6 +315,7 @@ pub(crate) fn validate(file: TopologyFile, path: Option<PathBuf>) -> Result<Topo
         })?;
         let mut host_addrs: HashMap<Ipv4Addr, &str> = HashMap::new();
         let mut host_indices = Vec::new();
+        let mut remote_indices = Vec::new();
         for (hi, hc) in tc.hosts.iter().enumerate() {
             let hf = |s: &str| format!("tenants[{ti}].hosts[{hi}].{s}");
             if !tenant.subnets.iter().any(|s| s.contains(hc.address)) {
@@ -281,8 +341,37 @@ pub(crate) fn validate(file: TopologyFile, path: Option<PathBuf>) -> Result<Topo
             if hc.mac.0[0] & 1 != 0 {
                 return err(hf("mac"), format!("MAC {} is a multicast address", hc.mac));
             }
-            let Some(port) = ports.iter().find(|p| p.name == hc.port) else {
-                return err(hf("port"), format!("unknown port '{}'", hc.port));
+            let port_name = match (&hc.port, &hc.node) {
+                (Some(p), None) => p,
+                (None, Some(node)) => {
+                    let (node, router, interface) =
+                        remote_host_place(&substrate, &routers, tenant, &hc.address, node)
+                            .map_err(|(f, m)| Invalid { field: hf(f), message: m })?;
+                    check_netns(&hc.netns, &hc.name, &mut netns_seen)
+                        .map_err(|m| Invalid { field: hf("netns"), message: m })?;
+                    remote_indices.push(remote_hosts.len());
+                    remote_hosts.push(RemoteHost {
+                        tenant: tenant.id,
+                        name: hc.name.clone(),
+                        address: hc.address,
+                        mac: hc.mac,
+                        node,
+                        router,
+                        interface,
+                        netns: hc.netns.clone(),
+                    });
+                    continue;
+                }
+                (Some(_), Some(_)) => {
+                    return err(
+                        hf("node"),
+                        "a host lives either on a local port or on a substrate node, not both",
+                    )
+                }
+                (None, None) => return err(hf("port"), "a host needs a local port or a substrate node"),
+            };
+            let Some(port) = ports.iter().find(|p| &p.name == port_name) else {
+                return err(hf("port"), format!("unknown port '{}'", port_name));
             };
             match &port.binding {
                 PortBinding::Access { tenant: pt, subnet, .. } => {
@@ -320,14 +409,8 @@ pub(crate) fn validate(file: TopologyFile, path: Option<PathBuf>) -> Result<Topo
                     );
                 }
             }
-            if let Some(ns) = &hc.netns {
-                if ns.is_empty() || ns.contains(['/', ' ']) {
-                    return err(hf("netns"), format!("invalid namespace name '{ns}'"));
-                }
-                if let Some(other) = netns_seen.insert(ns, hc.name.clone()) {
-                    return err(hf("netns"), format!("namespace '{ns}' is already used by host '{other}'"));
-                }
-            }
+            check_netns(&hc.netns, &hc.name, &mut netns_seen)
+                .map_err(|m| Invalid { field: hf("netns"), message: m })?;
             host_indices.push(hosts.len());
             hosts.push(Host {
                 tenant: tenant.id,
@@ -339,6 +422,7 @@ pub(crate) fn validate(file: TopologyFile, path: Option<PathBuf>) -> Result<Topo
             });
         }
         tenants[ti].hosts = host_indices;
+        tenants[ti].remote_hosts = remote_indices;
     }
 
     // Static routes.
@@ -360,7 +444,7 @@ pub(crate) fn validate(file: TopologyFile, path: Option<PathBuf>) -> Result<Topo
         tenants[ti].static_routes = resolved;
     }
 
-    Ok(Topology { path, file, ports, tenants, routers, hosts })
+    Ok(Topology { path, file, ports, tenants, routers, hosts, remote_hosts, substrate })
 }
 
 /// Resolves a static route of `tenant`: the holding router (named, or the router with an
@@ -449,35 +533,6 @@ fn check_globals(file: &TopologyFile) -> Result<(), Invalid> {
         }
     }
 
-    let sub = &file.substrate;
-    unique_names(sub.nodes.iter().map(|n| n.name.as_str()), "substrate node", |i| {
-        format!("substrate.nodes[{i}].name")
-    })?;
-    unique_names(sub.links.iter().map(|n| n.name.as_str()), "substrate link", |i| {
-        format!("substrate.links[{i}].name")
-    })?;
-    if let Some(local) = &sub.local_node {
-        if !sub.nodes.iter().any(|n| &n.name == local) {
-            return err("substrate.local_node", format!("unknown substrate node '{local}'"));
-        }
-    }
-    for (li, l) in sub.links.iter().enumerate() {
-        let lf = |s: &str| format!("substrate.links[{li}].{s}");
-        for (end, name) in [("a", &l.a), ("b", &l.b)] {
-            if !sub.nodes.iter().any(|n| &n.name == name) {
-                return err(lf(end), format!("unknown substrate node '{name}'"));
-            }
-        }
-        if l.a == l.b {
-            return err(lf("b"), format!("link joins node '{}' to itself", l.a));
-        }
-        if !(0.0..=1.0).contains(&l.reliability) {
-            return err(lf("reliability"), format!("reliability {} outside 0.0..=1.0", l.reliability));
-        }
-        if l.bandwidth_mbps == 0 {
-            return err(lf("bandwidth_mbps"), "bandwidth must be positive");
-        }
-    }
     let mut levels = HashSet::new();
     for (i, s) in file.service_levels.iter().enumerate() {
         if !levels.insert(s.level) {
@@ -488,4 +543,140 @@ fn check_globals(file: &TopologyFile) -> Result<(), Invalid> {
         }
     }
     Ok(())
+}
+
+/// Checks a host's namespace name and that no other host uses it.
+fn check_netns<'a>(
+    netns: &'a Option<String>,
+    host: &str,
+    seen: &mut HashMap<&'a str, String>,
+) -> Result<(), String> {
+    if let Some(ns) = netns {
+        if ns.is_empty() || ns.contains(['/', ' ']) {
+            return Err(format!("invalid namespace name '{ns}'"));
+        }
+        if let Some(other) = seen.insert(ns, host.to_string()) {
+            return Err(format!("namespace '{ns}' is already used by host '{other}'"));
+        }
+    }
+    Ok(())
+}
+
+/// Where a remote host of `tenant` lives: its node (known, not the local one) and the router
+/// interface owning its subnet. Errors as (field, message).
+fn remote_host_place(
+    substrate: &Substrate,
+    routers: &[Router],
+    tenant: &Tenant,
+    address: &Ipv4Addr,
+    node: &str,
+) -> Result<(NodeId, RouterId, usize), (&'static str, String)> {
+    let Some(n) = substrate.node_by_name(node) else {
+        return Err(("node", format!("unknown substrate node '{node}'")));
+    };
+    let Some(local) = substrate.local else {
+        return Err(("node", "a remote host needs substrate.local_node (this appliance's node)".into()));
+    };
+    if n.id == local {
+        return Err((
+            "node",
+            format!("'{node}' is this appliance's own node: a local host names its access port instead"),
+        ));
+    }
+    let owner = tenant.routers.iter().find_map(|r| {
+        routers[r.index()].interfaces.iter().position(|i| i.subnet.contains(*address)).map(|i| (*r, i))
+    });
+    let Some((router, interface)) = owner else {
+        return Err((
+            "address",
+            format!(
+                "no router of tenant '{}' has an interface on a subnet containing {address}",
+                tenant.name
+            ),
+        ));
+    };
+    let subnet = routers[router.index()].interfaces[interface].subnet;
+    if is_network_or_broadcast(*address, subnet) {
+        return Err((
+            "address",
+            format!("address {address} is the network or broadcast address of {subnet}"),
+        ));
+    }
+    Ok((n.id, router, interface))
+}
+
+/// The substrate graph: unique names, known link ends, sane characteristics, one VTEP
+/// address per node and plane that no other node uses.
+fn resolve_substrate(file: &TopologyFile) -> Result<Substrate, Invalid> {
+    let sub = &file.substrate;
+    unique_names(sub.nodes.iter().map(|n| n.name.as_str()), "substrate node", |i| {
+        format!("substrate.nodes[{i}].name")
+    })?;
+    unique_names(sub.links.iter().map(|n| n.name.as_str()), "substrate link", |i| {
+        format!("substrate.links[{i}].name")
+    })?;
+    if sub.nodes.len() > u16::MAX as usize {
+        return err("substrate.nodes", "too many substrate nodes");
+    }
+    let mut nodes = Vec::with_capacity(sub.nodes.len());
+    let mut owners: HashMap<Ipv4Addr, usize> = HashMap::new();
+    for (ni, n) in sub.nodes.iter().enumerate() {
+        let node = SubstrateNode {
+            id: NodeId(ni as u16),
+            name: n.name.clone(),
+            address: n.address,
+            fast_address: n.fast_address.unwrap_or(n.address),
+            slow_address: n.slow_address.unwrap_or(n.address),
+        };
+        for (field, a) in [
+            ("address", node.address),
+            ("fast_address", node.fast_address),
+            ("slow_address", node.slow_address),
+        ] {
+            if let Some(&other) = owners.get(&a) {
+                if other != ni {
+                    return err(
+                        format!("substrate.nodes[{ni}].{field}"),
+                        format!("address {a} is already a VTEP address of node '{}'", sub.nodes[other].name),
+                    );
+                }
+            }
+            owners.insert(a, ni);
+        }
+        nodes.push(node);
+    }
+    let id_of = |name: &str| nodes.iter().find(|n| n.name == name).map(|n| n.id);
+    let local = match &sub.local_node {
+        Some(l) => match id_of(l) {
+            Some(id) => Some(id),
+            None => return err("substrate.local_node", format!("unknown substrate node '{l}'")),
+        },
+        None => None,
+    };
+    let mut links = Vec::with_capacity(sub.links.len());
+    for (li, l) in sub.links.iter().enumerate() {
+        let lf = |s: &str| format!("substrate.links[{li}].{s}");
+        let Some(a) = id_of(&l.a) else { return err(lf("a"), format!("unknown substrate node '{}'", l.a)) };
+        let Some(b) = id_of(&l.b) else { return err(lf("b"), format!("unknown substrate node '{}'", l.b)) };
+        if a == b {
+            return err(lf("b"), format!("link joins node '{}' to itself", l.a));
+        }
+        if !(0.0..=1.0).contains(&l.reliability) {
+            return err(lf("reliability"), format!("reliability {} outside 0.0..=1.0", l.reliability));
+        }
+        if l.bandwidth_mbps == 0 {
+            return err(lf("bandwidth_mbps"), "bandwidth must be positive");
+        }
+        links.push(SubstrateLink {
+            name: l.name.clone(),
+            a,
+            b,
+            latency_us: l.latency_us,
+            bandwidth_mbps: l.bandwidth_mbps,
+            cost: l.cost,
+            reliability: l.reliability,
+            fast: l.fast,
+        });
+    }
+    Ok(Substrate { local, nodes, links })
 }
