@@ -572,6 +572,16 @@ impl FrameBuf for XskPorts {
         unsafe { self.umem.data_mut(desc).cursor().set_pos(len) };
         desc.lengths().data() == len
     }
+
+    #[inline]
+    fn headroom(&self, _desc: &FrameDesc) -> usize {
+        0
+    }
+
+    #[inline]
+    fn adjust_head(&mut self, _desc: &mut FrameDesc, delta: isize) -> bool {
+        delta == 0
+    }
 }
 
 impl Ports for XskPorts {
