@@ -4,9 +4,13 @@
 //! in-memory backend ([`MemPorts`]) drives tests and benches; `xsk` is the AF_XDP backend.
 //!
 //! CONTRACT (implemented by `xsk::XskPorts` too):
-//! - [`FrameBuf`]: byte access to frames by descriptor. A frame's packet always starts at
-//!   the beginning of its data area (as with an xsk-rs `FrameDesc`, whose address cannot
-//!   move); growing a frame (VXLAN encap, ICMP errors) is `set_len` plus an in-place shift.
+//! - [`FrameBuf`]: byte access to frames by descriptor. A descriptor names a frame, where its
+//!   packet starts inside it and how long it is. Every frame keeps headroom in front of a
+//!   received or allocated packet (the kernel's XDP headroom on AF_XDP, [`DEFAULT_HEADROOM`]
+//!   in memory), so a stage prepends headers by moving the start back
+//!   ([`FrameBuf::adjust_head`] with a negative delta: VXLAN encap writes 50 bytes there, a
+//!   VLAN push moves only the 12 MAC bytes) and strips them by moving it forward (decap, VLAN
+//!   pop), never moving the rest of the packet. Growing at the end is `set_len`.
 //! - [`Ports`]: rx/tx bursts per port, recycling, allocation of free frames, housekeeping.
 //!   A worker owns its `Ports` value; nothing here is shared between threads.
 //! - Port numbers are `rib::PortId`s: index `i` is `FibSnapshot::ports[i]`.
@@ -18,15 +22,24 @@ use std::time::Duration;
 /// Default size of one frame in the in-memory buffer (as an AF_XDP UMEM chunk).
 pub const FRAME_SIZE: usize = 2048;
 
+/// Bytes kept free in front of every received or allocated packet in [`MemPorts`] (as the
+/// kernel's `XDP_PACKET_HEADROOM` in an AF_XDP frame).
+pub const DEFAULT_HEADROOM: usize = 256;
+
 /// Byte access to the frames of one worker's buffer (the UMEM).
 ///
-/// `Desc` is the backend's frame descriptor: a small `Copy` value that names one frame and
-/// carries the packet length (an xsk-rs `FrameDesc`, or [`MemDesc`]).
+/// `Desc` is the backend's frame descriptor: a small `Copy` value that names one frame, where
+/// the packet starts in it, and the packet length ([`MemDesc`], `xsk::XskDesc`).
+///
+/// Layout of one frame: `[headroom | packet (len) | tailroom]`. `data` is the packet;
+/// `adjust_head` trades headroom for packet bytes at the front, `set_len` tailroom for packet
+/// bytes at the end. Nothing here moves packet bytes.
 pub trait FrameBuf {
-    /// Frame descriptor: which frame, and how many bytes of packet it holds.
+    /// Frame descriptor: which frame, where its packet starts, how many bytes it holds.
     type Desc: Copy + Default + Send + 'static;
 
-    /// Largest packet a frame can hold (bytes from the start of the data area).
+    /// Largest packet a frame holds when it starts where received and allocated packets
+    /// start (after the default headroom).
     fn capacity(&self) -> usize;
 
     /// Current packet length of `desc`.
@@ -39,8 +52,18 @@ pub trait FrameBuf {
     fn data_mut(&mut self, desc: &Self::Desc) -> &mut [u8];
 
     /// Sets the packet length of `desc` (bytes past the old length are unspecified).
-    /// Returns false, changing nothing, when `len > capacity()`.
+    /// Returns false, changing nothing, when the packet would run past the end of its frame
+    /// (`len > capacity()` for a packet at the default start).
     fn set_len(&mut self, desc: &mut Self::Desc, len: usize) -> bool;
+
+    /// Bytes free in front of the packet of `desc` (how far its start can move back).
+    fn headroom(&self, desc: &Self::Desc) -> usize;
+
+    /// Moves the start of the packet of `desc` by `delta` bytes, keeping its end: a negative
+    /// delta prepends `-delta` bytes taken from the headroom (their content is unspecified),
+    /// a positive one strips `delta` bytes from the front. Returns false, changing nothing,
+    /// when the start would leave the frame or pass the end of the packet.
+    fn adjust_head(&mut self, desc: &mut Self::Desc, delta: isize) -> bool;
 }
 
 /// The set of ports one worker serves, all over one [`FrameBuf`]. The worker loop is generic
@@ -84,6 +107,8 @@ pub trait Ports: FrameBuf {
 pub struct MemDesc {
     /// Frame index in the buffer.
     pub frame: u32,
+    /// Offset of the packet's first byte from the start of the frame (its headroom).
+    pub off: u32,
     /// Packet length in bytes.
     pub len: u32,
 }
@@ -108,15 +133,21 @@ struct MemPort {
     tx: VecDeque<MemDesc>,
 }
 
-/// In-memory backend: `frame_count` frames of `frame_size` bytes in one `Vec`, shared by
-/// `port_count` ports whose rings hold at most `ring_size` descriptors. Tests inject frames
+/// In-memory backend: `frame_count` frames in one `Vec`, each [`DEFAULT_HEADROOM`] bytes of
+/// headroom followed by `frame_size` bytes of packet room, shared by `port_count` ports whose
+/// rings hold at most `ring_size` descriptors. Tests inject frames
 /// as bytes into a port's receive ring and read transmitted frames back as bytes; a
 /// transmitted frame stays in its port's tx ring (not yet "completed") until read or
 /// discarded. No allocation after construction.
 #[derive(Debug)]
 pub struct MemPorts {
     mem: Vec<u8>,
+    /// Packet room of a frame after its headroom.
     frame_size: usize,
+    /// Headroom of a received or allocated packet.
+    headroom: usize,
+    /// Bytes per frame: `headroom + frame_size`.
+    stride: usize,
     free: Vec<u32>,
     ports: Vec<MemPort>,
     ring_size: usize,
@@ -128,13 +159,18 @@ impl MemPorts {
         Self::with_sizes(port_count, frame_count, FRAME_SIZE, 1024)
     }
 
-    /// Fully sized constructor (`frame_size` at least 64 bytes).
+    /// Fully sized constructor: `frame_size` (at least 64) is the packet room of a frame,
+    /// which has [`DEFAULT_HEADROOM`] bytes in front of it too.
     pub fn with_sizes(port_count: usize, frame_count: usize, frame_size: usize, ring_size: usize) -> Self {
         let frame_size = frame_size.max(64);
         let frame_count = frame_count.min(u32::MAX as usize);
+        let headroom = DEFAULT_HEADROOM;
+        let stride = headroom + frame_size;
         MemPorts {
-            mem: vec![0u8; frame_count * frame_size],
+            mem: vec![0u8; frame_count * stride],
             frame_size,
+            headroom,
+            stride,
             free: (0..frame_count as u32).rev().collect(),
             ports: (0..port_count)
                 .map(|_| MemPort {
@@ -154,7 +190,7 @@ impl MemPorts {
 
     /// Total frames in the buffer.
     pub fn frame_count(&self) -> usize {
-        self.mem.len() / self.frame_size
+        self.mem.len() / self.stride
     }
 
     /// Copies `bytes` into a free frame and appends it to `port`'s receive ring.
@@ -168,9 +204,9 @@ impl MemPorts {
             return Err(MemPortError::RxFull(port.0));
         }
         let frame = self.free.pop().ok_or(MemPortError::NoFreeFrame)?;
-        let desc = MemDesc { frame, len: bytes.len() as u32 };
-        let start = frame as usize * self.frame_size;
-        self.mem[start..start + bytes.len()].copy_from_slice(bytes);
+        let desc = MemDesc { frame, off: self.headroom as u32, len: bytes.len() as u32 };
+        let r = self.range(&desc);
+        self.mem[r].copy_from_slice(bytes);
         self.ports[port.index()].rx.push_back(desc);
         Ok(())
     }
@@ -219,18 +255,24 @@ impl MemPorts {
         let Some(p) = self.ports.get_mut(port.index()) else { return 0 };
         let mut n = 0;
         while let Some(d) = p.tx.pop_front() {
-            let start = d.frame as usize * self.frame_size;
-            f(&self.mem[start..start + d.len as usize]);
+            let r = Self::range_in(self.stride, self.mem.len(), &d);
+            f(&self.mem[r]);
             self.free.push(d.frame);
             n += 1;
         }
         n
     }
 
+    /// The bytes of `desc`'s packet in `mem`, clamped into its frame.
+    fn range_in(stride: usize, mem_len: usize, desc: &MemDesc) -> std::ops::Range<usize> {
+        let frame = (desc.frame as usize).saturating_mul(stride).min(mem_len);
+        let frame_end = (frame + stride).min(mem_len);
+        let start = (frame + desc.off as usize).min(frame_end);
+        start..(start + desc.len as usize).min(frame_end)
+    }
+
     fn range(&self, desc: &MemDesc) -> std::ops::Range<usize> {
-        let start = (desc.frame as usize).saturating_mul(self.frame_size).min(self.mem.len());
-        let len = (desc.len as usize).min(self.frame_size);
-        start..(start + len).min(self.mem.len())
+        Self::range_in(self.stride, self.mem.len(), desc)
     }
 }
 
@@ -261,9 +303,26 @@ impl FrameBuf for MemPorts {
 
     #[inline]
     fn set_len(&mut self, desc: &mut MemDesc, len: usize) -> bool {
-        if len > self.frame_size {
+        if desc.off as usize + len > self.stride {
             return false;
         }
+        desc.len = len as u32;
+        true
+    }
+
+    #[inline]
+    fn headroom(&self, desc: &MemDesc) -> usize {
+        desc.off as usize
+    }
+
+    #[inline]
+    fn adjust_head(&mut self, desc: &mut MemDesc, delta: isize) -> bool {
+        let off = desc.off as isize + delta;
+        let len = desc.len as isize - delta;
+        if off < 0 || len < 0 || off as usize + len as usize > self.stride {
+            return false;
+        }
+        desc.off = off as u32;
         desc.len = len as u32;
         true
     }
@@ -301,7 +360,8 @@ impl Ports for MemPorts {
     }
 
     fn alloc(&mut self) -> Option<MemDesc> {
-        self.free.pop().map(|frame| MemDesc { frame, len: 0 })
+        let off = self.headroom as u32;
+        self.free.pop().map(|frame| MemDesc { frame, off, len: 0 })
     }
 
     fn service(&mut self) {}
@@ -414,6 +474,12 @@ impl FrameBuf for WirePorts {
     }
     fn set_len(&mut self, desc: &mut MemDesc, len: usize) -> bool {
         self.mem.set_len(desc, len)
+    }
+    fn headroom(&self, desc: &MemDesc) -> usize {
+        self.mem.headroom(desc)
+    }
+    fn adjust_head(&mut self, desc: &mut MemDesc, delta: isize) -> bool {
+        self.mem.adjust_head(desc, delta)
     }
 }
 

@@ -6,10 +6,17 @@
 //! pushed by workers into the punt queue, which [`Prober::try_recv`] decodes.
 //!
 //! Probe identifiers are `PROBE_IDENT_BASE..=0xffff`; workers punt only answers to those.
+//!
+//! The substrate side has two more queues, between the workers and the control plane that
+//! resolves substrate next hops: workers push every ARP frame received on an uplink that is
+//! not a request for the uplink's own address into [`PuntQueues::arp`] (never blocking: a
+//! full queue counts `arp_queue_full`), and the control plane pushes raw frames to transmit on
+//! a port (its ARP requests, see [`build_arp_request`]) into [`PuntQueues::control_tx`], which
+//! workers drain once per round like injected probes.
 
-use crate::wire::{ethernet, icmp, ipv4};
+use crate::wire::{arp, ethernet, icmp, ipv4};
 use crossbeam_queue::ArrayQueue;
-use rib::RouterId;
+use rib::{MacAddr, PortId, RouterId};
 use std::collections::VecDeque;
 use std::net::Ipv4Addr;
 use std::sync::atomic::{AtomicU16, Ordering};
@@ -69,20 +76,77 @@ pub struct PuntedFrame {
     pub frame: QueuedFrame,
 }
 
-/// The two queues shared by the shell side and all workers.
+/// A raw frame and the port it was received on or is to leave by.
+#[derive(Clone, Copy, Debug)]
+pub struct PortFrame {
+    pub port: PortId,
+    pub frame: QueuedFrame,
+}
+
+/// The queues shared by the shell and control-plane side and all workers (lock-free, bounded).
 #[derive(Debug)]
 pub struct PuntQueues {
+    /// Probes from the shell, routed by a worker.
     pub inject: ArrayQueue<InjectedProbe>,
+    /// Probe answers to the shell.
     pub punt: ArrayQueue<PuntedFrame>,
+    /// ARP frames received on uplinks (replies to the control plane's requests, requests
+    /// from substrate neighbours), for the control plane.
+    pub arp: ArrayQueue<PortFrame>,
+    /// Raw frames from the control plane, sent as they are by the next worker that polls.
+    pub control_tx: ArrayQueue<PortFrame>,
+}
+
+/// Errors of [`PuntQueues::send_raw`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum ControlTxError {
+    #[error("control transmit queue is full")]
+    QueueFull,
+    #[error(
+        "frame of {0} bytes does not fit a queue entry ({QUEUED_FRAME_LEN} bytes) or an Ethernet header"
+    )]
+    BadLength(usize),
 }
 
 impl PuntQueues {
     pub fn new(capacity: usize) -> Arc<Self> {
+        let cap = capacity.max(1);
         Arc::new(PuntQueues {
-            inject: ArrayQueue::new(capacity.max(1)),
-            punt: ArrayQueue::new(capacity.max(1)),
+            inject: ArrayQueue::new(cap),
+            punt: ArrayQueue::new(cap),
+            arp: ArrayQueue::new(cap),
+            control_tx: ArrayQueue::new(cap),
         })
     }
+
+    /// Control plane: queues `frame` (a whole Ethernet frame) for transmission on `port`.
+    pub fn send_raw(&self, port: PortId, frame: &[u8]) -> Result<(), ControlTxError> {
+        if frame.len() > QUEUED_FRAME_LEN || frame.len() < ethernet::HEADER_LEN {
+            return Err(ControlTxError::BadLength(frame.len()));
+        }
+        let entry = PortFrame { port, frame: QueuedFrame::from_slice(frame) };
+        self.control_tx.push(entry).map_err(|_| ControlTxError::QueueFull)
+    }
+
+    /// Control plane: the next ARP frame received on an uplink, with its port.
+    pub fn recv_arp(&self) -> Option<PortFrame> {
+        self.arp.pop()
+    }
+}
+
+/// Builds the broadcast ARP request "who has `target` tell `sender_ip`" from `sender_mac`
+/// (42 bytes, no padding: the NIC or veth pads to the minimum frame size).
+pub fn build_arp_request(sender_mac: MacAddr, sender_ip: Ipv4Addr, target: Ipv4Addr) -> QueuedFrame {
+    let mut buf = [0u8; ethernet::HEADER_LEN + arp::PACKET_LEN];
+    {
+        let mut eth = ethernet::Frame::new_unchecked(&mut buf[..]);
+        eth.set_dst_addr(MacAddr::BROADCAST);
+        eth.set_src_addr(sender_mac);
+        eth.set_ethertype(ethernet::ethertype::ARP);
+    }
+    let mut a = arp::Packet::new_unchecked(&mut buf[ethernet::HEADER_LEN..]);
+    a.init_request(sender_mac, sender_ip, target);
+    QueuedFrame::from_slice(&buf)
 }
 
 /// What kind of answer a probe got.

@@ -34,6 +34,12 @@ pub struct PortCounters {
     pub tx_bytes: u64,
     /// Frames for this port the transmit ring refused (also counted as `tx_ring_full`).
     pub tx_dropped: u64,
+    /// Frames VXLAN-encapsulated to leave on this port (an uplink), counted when the outer
+    /// headers are written (before transmit).
+    pub encap_packets: u64,
+    /// Frames received on this port (an uplink) that passed every decapsulation check and
+    /// entered a tenant's network.
+    pub decap_packets: u64,
 }
 
 /// Counters of one tenant, as seen by one worker.
@@ -47,6 +53,9 @@ pub struct TenantCounters {
     pub tx_packets: u64,
     /// Bytes of those frames.
     pub tx_bytes: u64,
+    /// Bytes of the tenant's frames encapsulated onto a `Plane::Fast` tunnel, outer headers
+    /// included (what the tenant's fast-path quota is measured in).
+    pub fast_tx_bytes: u64,
 }
 
 /// Everything one worker counts. Plain integers, only ever increased by the worker.
@@ -82,10 +91,16 @@ pub struct WorkerCounters {
     pub punted: u64,
     /// Probes taken from the inject queue and routed.
     pub injected: u64,
-    /// Frames decapsulated from VXLAN on uplinks.
+    /// Frames decapsulated from VXLAN on uplinks (sum of the ports' `decap_packets`).
     pub decapsulated: u64,
-    /// Frames encapsulated into VXLAN toward other substrate nodes.
+    /// Frames encapsulated into VXLAN toward other substrate nodes (sum of the ports'
+    /// `encap_packets`).
     pub encapsulated: u64,
+    /// ARP frames received on uplinks handed to the control plane.
+    pub arp_punted: u64,
+    /// Raw frames the control plane queued for transmission (e.g. its ARP requests) that
+    /// this worker sent.
+    pub control_tx: u64,
 }
 
 impl Default for WorkerCounters {
@@ -104,8 +119,11 @@ impl WorkerCounters {
             tx_packets: 0,
             tx_bytes: 0,
             tx_dropped: 0,
+            encap_packets: 0,
+            decap_packets: 0,
         }; MAX_PORTS],
-        tenants: [TenantCounters { rx_packets: 0, rx_bytes: 0, tx_packets: 0, tx_bytes: 0 }; MAX_TENANTS],
+        tenants: [TenantCounters { rx_packets: 0, rx_bytes: 0, tx_packets: 0, tx_bytes: 0, fast_tx_bytes: 0 };
+            MAX_TENANTS],
         drops: [0; DropReason::COUNT],
         batches: 0,
         batch_frames: 0,
@@ -121,6 +139,8 @@ impl WorkerCounters {
         injected: 0,
         decapsulated: 0,
         encapsulated: 0,
+        arp_punted: 0,
+        control_tx: 0,
     };
 
     /// Counts one dropped frame.
@@ -170,12 +190,15 @@ impl WorkerCounters {
             a.tx_packets = f(a.tx_packets, b.tx_packets);
             a.tx_bytes = f(a.tx_bytes, b.tx_bytes);
             a.tx_dropped = f(a.tx_dropped, b.tx_dropped);
+            a.encap_packets = f(a.encap_packets, b.encap_packets);
+            a.decap_packets = f(a.decap_packets, b.decap_packets);
         }
         for (a, b) in self.tenants.iter_mut().zip(other.tenants.iter()) {
             a.rx_packets = f(a.rx_packets, b.rx_packets);
             a.rx_bytes = f(a.rx_bytes, b.rx_bytes);
             a.tx_packets = f(a.tx_packets, b.tx_packets);
             a.tx_bytes = f(a.tx_bytes, b.tx_bytes);
+            a.fast_tx_bytes = f(a.fast_tx_bytes, b.fast_tx_bytes);
         }
         for (a, b) in self.drops.iter_mut().zip(other.drops.iter()) {
             *a = f(*a, *b);
@@ -197,7 +220,9 @@ impl WorkerCounters {
             punted,
             injected,
             decapsulated,
-            encapsulated
+            encapsulated,
+            arp_punted,
+            control_tx
         );
     }
 

@@ -168,6 +168,135 @@ pub fn default_fib_opts(vlan_a: Option<u16>, mut extra: impl FnMut(usize, &mut T
     }
 }
 
+/// The uplink of [`substrate_fib`] (port 3) and what the substrate around it looks like.
+pub const PORT_UP: PortId = PortId(3);
+pub const MAC_UP: MacAddr = MacAddr([0x02, 0, 0, 0, 0, 0x01]);
+/// The substrate next hop (the remote node itself, on-link).
+pub const MAC_PEER: MacAddr = MacAddr([0x02, 0, 0, 0, 0, 0x02]);
+/// This node's VTEP address on the uplink, the remote node's, and another node's.
+pub const IP_VTEP: Ipv4Addr = Ipv4Addr::new(172, 16, 0, 1);
+pub const IP_PEER: Ipv4Addr = Ipv4Addr::new(172, 16, 0, 2);
+pub const IP_OTHER_NODE: Ipv4Addr = Ipv4Addr::new(172, 16, 0, 3);
+/// Remote host R of tenant z on node 1, in 10.9.1.0/24 behind J's interface 10.9.1.254.
+pub const IP_R: Ipv4Addr = Ipv4Addr::new(10, 9, 1, 1);
+pub const MAC_R: MacAddr = MacAddr([0x00, 0x16, 0x3e, 0x00, 0x09, 0x01]);
+/// Remote host S of tenant z on node 2 (10.9.2.0/24 behind J's 10.9.2.254).
+pub const IP_S: Ipv4Addr = Ipv4Addr::new(10, 9, 2, 1);
+pub const MAC_S: MacAddr = MacAddr([0x00, 0x16, 0x3e, 0x00, 0x09, 0x02]);
+pub const IP_J2: Ipv4Addr = Ipv4Addr::new(10, 9, 1, 254);
+pub const MAC_J2: MacAddr = MacAddr([0x00, 0x01, 0x42, 0x09, 0x88, 0x75]);
+pub const IP_J3: Ipv4Addr = Ipv4Addr::new(10, 9, 2, 254);
+/// Inner MTU of tunnel 0 (uplink MTU 1500 - 50).
+pub const INNER_MTU: u16 = 1450;
+
+/// [`default_fib`] plus one substrate uplink (port 3, fast plane, MTU 1500) and tenant z's
+/// remote hosts R (node 1, tunnel 0 resolved) and S (node 2, tunnel 1 with `s_path` as its
+/// path state: `None` no path, `Some(None)` unresolved MAC). J routes 10.9.1.1 and 10.9.2.1
+/// over the tunnels (from A: one hop, J), L routes them across L then J.
+pub fn substrate_fib(s_path: Option<Option<MacAddr>>) -> FibSnapshot {
+    use rib::{NodeId, Plane, RemoteHost, Tunnel, TunnelId, TunnelPath};
+    let encap = |tunnel, dst_mac, hops: &[(RouterId, Ipv4Addr)]| Adjacency::Encap {
+        tunnel: TunnelId(tunnel),
+        vni: 5001,
+        inner_src_mac: MAC_J2,
+        inner_dst_mac: dst_mac,
+        path: path(hops),
+    };
+    let mut fib = default_fib_with(|t, b| match t {
+        0 => {
+            b.route(p("10.9.1.1/32"), encap(0, MAC_R, &[(ROUTER_J, IP_J0)]));
+            b.route(p("10.9.2.1/32"), encap(1, MAC_S, &[(ROUTER_J, IP_J0)]));
+            b.route(p("10.9.1.254/32"), Adjacency::Local { router: ROUTER_J, path: HopPath::EMPTY });
+        }
+        1 => {
+            b.route(p("10.9.1.1/32"), encap(0, MAC_R, &[(ROUTER_L, IP_L0), (ROUTER_J, IP_J1)]));
+        }
+        _ => {}
+    });
+    fib.ports.push(PortEntry {
+        name: "up".into(),
+        up: true,
+        kind: PortKind::Uplink {
+            address: IP_VTEP,
+            mac: MAC_UP,
+            gateway: None,
+            plane: Plane::Fast,
+            mtu: 1500,
+        },
+    });
+    let tp = |remote_ip, dst_mac| TunnelPath {
+        port: PORT_UP,
+        plane: Plane::Fast,
+        local_ip: IP_VTEP,
+        remote_ip,
+        src_mac: MAC_UP,
+        dst_mac,
+        inner_mtu: INNER_MTU,
+    };
+    fib.tunnels = vec![
+        Tunnel { tenant: TenantId(0), node: NodeId(1), path: Some(tp(IP_PEER, Some(MAC_PEER))) },
+        Tunnel { tenant: TenantId(0), node: NodeId(2), path: s_path.map(|mac| tp(IP_OTHER_NODE, mac)) },
+    ];
+    fib.vteps = vec![(IP_PEER, NodeId(1)), (IP_OTHER_NODE, NodeId(2))];
+    let host = |ip, mac, node, gateway_ip| RemoteHost {
+        tenant: TenantId(0),
+        ip,
+        mac,
+        node: NodeId(node),
+        router: ROUTER_J,
+        table: TableId(0),
+        gateway_ip,
+        gateway_mac: MAC_J2,
+    };
+    fib.remote_hosts = vec![host(IP_R, MAC_R, 1, IP_J2), host(IP_S, MAC_S, 2, IP_J3)];
+    fib
+}
+
+/// The VXLAN frame `outer_src` (MAC, IP) sends to `outer_dst` with UDP ports `sport` ->
+/// `dport`, VNI `vni` and outer IPv4 ident `ident` (DF, TTL 64, UDP checksum 0) around
+/// `inner`, built by hand from the RFC 7348 layout with etherparse for the IPv4 header.
+#[allow(clippy::too_many_arguments)]
+pub fn vxlan_frame(
+    src_mac: MacAddr,
+    dst_mac: MacAddr,
+    src: Ipv4Addr,
+    dst: Ipv4Addr,
+    ident: u16,
+    sport: u16,
+    dport: u16,
+    vni: u32,
+    inner: &[u8],
+) -> Vec<u8> {
+    let udp_len = 8 + 8 + inner.len();
+    let mut ip = match etherparse::Ipv4Header::new(
+        udp_len as u16,
+        64,
+        etherparse::IpNumber::UDP,
+        src.octets(),
+        dst.octets(),
+    ) {
+        Ok(ip) => ip,
+        Err(e) => panic!("fixture frame: {e}"),
+    };
+    ip.identification = ident;
+    ip.dont_fragment = true;
+    ip.header_checksum = ip.calc_header_checksum();
+    let mut f = Vec::new();
+    f.extend_from_slice(&dst_mac.0);
+    f.extend_from_slice(&src_mac.0);
+    f.extend_from_slice(&[0x08, 0x00]);
+    if let Err(e) = ip.write(&mut f) {
+        panic!("fixture frame: {e}");
+    }
+    f.extend_from_slice(&sport.to_be_bytes());
+    f.extend_from_slice(&dport.to_be_bytes());
+    f.extend_from_slice(&(udp_len as u16).to_be_bytes());
+    f.extend_from_slice(&[0, 0, 0x08, 0, 0, 0]);
+    f.extend_from_slice(&(vni << 8).to_be_bytes());
+    f.extend_from_slice(inner);
+    f
+}
+
 /// An Ethernet (optionally 802.1Q-tagged) IPv4 ICMP echo request with `data_len` bytes of
 /// data, built with etherparse.
 #[allow(clippy::too_many_arguments)]

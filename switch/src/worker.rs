@@ -1,7 +1,8 @@
 //! The poll-mode worker: one thread owning one port set (one socket per port over one frame
 //! buffer). Each round it loads the FIB snapshot once, takes an rx batch from every port
 //! through the pipeline (tx per egress port happens in the pipeline's egress stage), routes
-//! probes injected by the shell, does port housekeeping, and publishes counters every
+//! probes injected by the shell, sends raw frames queued by the control plane (substrate ARP
+//! requests) as they are, does port housekeeping, and publishes counters every
 //! ~100 ms. Idle rounds back off with short sleeps (50 µs doubling to 500 µs) so an idle
 //! appliance does not burn a core. Stops when its stop flag is set.
 
@@ -17,6 +18,8 @@ use std::time::{Duration, Instant};
 
 /// Most injected probes routed per round.
 const PROBES_PER_ROUND: usize = 16;
+/// Most control-plane frames sent per round.
+const CONTROL_TX_PER_ROUND: usize = 16;
 
 /// Scheduling policy of a worker thread. A poll-mode worker sharing its core with other
 /// tasks only gets a fair share under the default policy, while the kernel's own forwarding
@@ -188,6 +191,7 @@ impl<P: Ports> Worker<P> {
             got += self.rx_port(port, fib, now);
         }
         got += self.serve_probes(fib, now);
+        got += self.serve_control_tx();
         drop(guard);
         self.ports.service();
         if got > 0 {
@@ -249,6 +253,44 @@ impl<P: Ports> Worker<P> {
             self.batch.desc[0] = d;
             self.batch.reset(Ingress::Router(probe.router), 1);
             self.pipeline.run(&mut self.ports, &mut self.batch, fib, Some(&queues), &mut self.counters, now);
+        }
+        done
+    }
+
+    /// Sends raw frames the control plane queued (e.g. its ARP requests on uplinks) on their
+    /// port, untouched by the pipeline. A frame for a port this worker does not serve counts
+    /// `egress_unknown`; no free frame counts `inject_no_frame`.
+    fn serve_control_tx(&mut self) -> usize {
+        let Some(queues) = self.punt.clone() else { return 0 };
+        let mut done = 0;
+        while done < CONTROL_TX_PER_ROUND {
+            let Some(entry) = queues.control_tx.pop() else { break };
+            done += 1;
+            if entry.port.index() >= self.ports.port_count() {
+                self.counters.count_drop(crate::pipeline::DropReason::EgressUnknown);
+                continue;
+            }
+            let Some(mut d) = self.ports.alloc() else {
+                self.counters.count_drop(crate::pipeline::DropReason::InjectNoFrame);
+                continue;
+            };
+            let bytes = entry.frame.as_slice();
+            if !self.ports.set_len(&mut d, bytes.len()) {
+                self.ports.recycle(&[d]);
+                self.counters.count_drop(crate::pipeline::DropReason::InjectInvalid);
+                continue;
+            }
+            self.ports.data_mut(&d).copy_from_slice(bytes);
+            let sent = self.ports.tx_burst(entry.port, &[d]);
+            let pc = self.counters.port_mut(entry.port.index());
+            if sent == 1 {
+                pc.tx_packets += 1;
+                pc.tx_bytes += bytes.len() as u64;
+                self.counters.control_tx += 1;
+            } else {
+                pc.tx_dropped += 1;
+                self.counters.count_drop(crate::pipeline::DropReason::TxRingFull);
+            }
         }
         done
     }

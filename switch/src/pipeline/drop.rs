@@ -82,6 +82,20 @@ drop_reasons! {
     VxlanMalformed => "vxlan_malformed", "uplink frame that is not valid VXLAN for this node";
     /// VXLAN with a VNI no tenant uses.
     UnknownVni => "unknown_vni", "VXLAN VNI of no tenant";
+    /// VXLAN whose outer source address is no known remote VTEP.
+    VxlanUnknownVtep => "vxlan_unknown_vtep", "VXLAN from an address that is not a known VTEP";
+    /// VXLAN whose inner source (IP and MAC) is not a host of the tenant held by the sending node.
+    VxlanForgedSource => "vxlan_forged_source", "VXLAN inner source is not a host of that tenant on that node";
+    /// The tunnel toward the destination's node has no usable substrate path.
+    SubstrateNoPath => "substrate_no_path", "no substrate path to the destination's node";
+    /// The substrate next hop's MAC is not resolved yet (ARP pending).
+    SubstrateUnresolved => "substrate_unresolved", "substrate next hop not resolved yet";
+    /// A DF packet larger than the tunnel's inner MTU; ICMP fragmentation needed sent.
+    FragNeeded => "frag_needed", "DF packet larger than the tunnel MTU (ICMP fragmentation needed sent)";
+    /// A packet without DF larger than the tunnel's inner MTU (never fragmented).
+    TooBig => "too_big", "packet larger than the tunnel MTU without DF (not fragmented)";
+    /// The ARP queue to the control plane was full.
+    ArpQueueFull => "arp_queue_full", "uplink ARP frame lost: control-plane queue full";
     /// The transmit ring of the egress port was full.
     TxRingFull => "tx_ring_full", "transmit ring full";
     /// No free frame for a probe injected by the shell.

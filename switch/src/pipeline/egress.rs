@@ -1,10 +1,11 @@
 //! Stage 6, egress: transmits frames grouped by egress port (one `tx_burst` per port per
-//! batch), pushes punted frames to the shell's punt queue, returns dropped frames to the free
-//! list, and counts everything: per port tx, per tenant tx, per drop reason.
+//! batch), pushes punted frames to the shell's punt queue and uplink ARP to the control
+//! plane's ARP queue, returns dropped frames to the free list, and counts everything: per
+//! port tx, per tenant tx, per drop reason.
 
-use super::{Batch, DropReason, Verdict, BATCH};
+use super::{Batch, DropReason, Ingress, Verdict, BATCH};
 use crate::port::Ports;
-use crate::punt::{PuntQueues, PuntedFrame, QueuedFrame};
+use crate::punt::{PortFrame, PuntQueues, PuntedFrame, QueuedFrame};
 use crate::stats::WorkerCounters;
 use rib::{FibSnapshot, PortId, TenantId};
 use std::time::Instant;
@@ -47,6 +48,19 @@ pub fn run<P: Ports>(
                     DropReason::PuntQueueFull
                 }
                 None => DropReason::PuntQueueFull,
+            },
+            Verdict::PuntArp => match (punt, batch.ingress) {
+                (Some(q), Ingress::Port(port)) => {
+                    let frame = QueuedFrame::from_slice(ports.data(&batch.desc[i]));
+                    if q.arp.push(PortFrame { port, frame }).is_ok() {
+                        counters.arp_punted += 1;
+                        recycle[n_recycle] = batch.desc[i];
+                        n_recycle += 1;
+                        continue;
+                    }
+                    DropReason::ArpQueueFull
+                }
+                _ => DropReason::ArpQueueFull,
             },
         };
         counters.count_drop(reason);

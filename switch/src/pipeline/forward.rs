@@ -1,24 +1,31 @@
 //! Stage 5, forward: acts on each frame's adjacency. Deliver: TTL minus the logical hops,
 //! incremental IPv4 checksum, source MAC = last router's MAC, destination MAC = host MAC,
-//! VLAN push/pop/rewrite for the egress port. Encap: the same on the inner frame, then a
-//! VXLAN header in front. Local: ICMP echo answered from the router address (or, for answers
-//! to shell probes, punted). When the TTL runs out at hop i, ICMP time exceeded from that
-//! hop's address (hop 0 of an access frame: the port's gateway); lookup miss: net
-//! unreachable; `Adjacency::Unreachable`: host unreachable; Blackhole: silent drop.
+//! VLAN push/pop/rewrite for the egress port (moving only the MAC addresses). Encap: the
+//! same on the inner frame (untagged), the tunnel's MTU (ICMP fragmentation needed for DF
+//! packets, drop otherwise), then the outer headers in front ([`super::encap`]). Local: ICMP
+//! echo answered from the router address (or, for answers to shell probes, punted). When the
+//! TTL runs out at hop i, ICMP time exceeded from that hop's address (hop 0 of an access
+//! frame or of a remote host's frame: its gateway); lookup miss: net unreachable;
+//! `Adjacency::Unreachable`: host unreachable; Blackhole: silent drop. Messages generated
+//! for a frame from a remote host go back to it encapsulated on the tunnel of its node.
 
 use super::icmp_error::{self, L2Out, NotSent};
-use super::{Batch, DropReason, IngressCtx, Meta, Pipeline, Verdict, L3, NO_ADJ};
+use super::{encap, Batch, DropReason, IngressCtx, Meta, Pipeline, Verdict, L3, NO_ADJ};
 use crate::port::FrameBuf;
 use crate::punt;
 use crate::stats::WorkerCounters;
-use crate::wire::{ethernet, icmp, ipv4, udp, vxlan};
+use crate::wire::{ethernet, icmp, ipv4};
 use rib::fib::HopPath;
-use rib::{Adjacency, FibSnapshot, MacAddr, PortId};
+use rib::{Adjacency, FibSnapshot, MacAddr, NodeId, PortId, TenantId, TunnelId};
 use std::net::Ipv4Addr;
 use std::time::Instant;
 
 /// Code of "port unreachable" (answer to UDP sent to a router address, as traceroute -U expects).
 const UNREACH_PORT: u8 = 3;
+/// Code of "fragmentation needed and DF set" (RFC 1191: next-hop MTU in the low 16 bits).
+const UNREACH_FRAG_NEEDED: u8 = 4;
+/// IPv4 "don't fragment" flag in the flags/fragment-offset field.
+const IP_DF: u16 = 0x4000;
 
 /// Decides every pending IPv4 frame.
 pub fn run<B: FrameBuf>(
@@ -59,6 +66,15 @@ pub fn run<B: FrameBuf>(
             }
         };
         let adj = if m.adj == NO_ADJ { None } else { table.and_then(|t| t.adjacencies.get(m.adj as usize)) };
+        // On an uplink every frame has its own origin (remote host); elsewhere the batch's.
+        let frame_ctx;
+        let ctx = match ctx {
+            IngressCtx::Uplink { .. } => {
+                frame_ctx = ctx.for_frame(m, fib);
+                &frame_ctx
+            }
+            _ => ctx,
+        };
         // Fast path of the common case: untagged in, untagged out, TTL not running out.
         if let (Some(Adjacency::Deliver { port, vlan: None, src_mac, dst_mac, path }), None) = (adj, m.vlan) {
             match untagged_rewrite(m, ctx, fib, *port, *src_mac, *dst_mac, path) {
@@ -74,7 +90,7 @@ pub fn run<B: FrameBuf>(
                 None => {}
             }
         }
-        let mut f = Frame { pl, buf, desc: &mut batch.desc[i], m, ctx, counters, now };
+        let mut f = Frame { pl, buf, desc: &mut batch.desc[i], m, ctx, fib, counters, now };
         let verdict = match adj {
             None => {
                 let src = f.origin_addr();
@@ -90,25 +106,7 @@ pub fn run<B: FrameBuf>(
             }
             Some(Adjacency::Local { path, .. }) => f.local(path),
             Some(Adjacency::Encap { tunnel, vni, inner_src_mac, inner_dst_mac, path }) => {
-                match fib.tunnel(*tunnel).and_then(|t| t.path) {
-                    // Not resolved yet or no substrate path: dropped (the control plane
-                    // resolves and republishes).
-                    Some(tp) if tp.dst_mac.is_some() => f.encap(
-                        fib,
-                        &EncapParams {
-                            port: tp.port,
-                            vni: *vni,
-                            local_ip: tp.local_ip,
-                            remote_ip: tp.remote_ip,
-                            outer_src_mac: tp.src_mac,
-                            outer_dst_mac: tp.dst_mac.unwrap_or(MacAddr::ZERO),
-                            inner_src_mac: *inner_src_mac,
-                            inner_dst_mac: *inner_dst_mac,
-                        },
-                        path,
-                    ),
-                    _ => Verdict::Drop(DropReason::HostUnreachable),
-                }
+                f.encap(*tunnel, *vni, *inner_src_mac, *inner_dst_mac, path)
             }
         };
         batch.meta[i].verdict = verdict;
@@ -184,21 +182,23 @@ pub fn ttl_check(ctx: &IngressCtx, ttl: u8, path: &HopPath) -> Result<u8, Ipv4Ad
     }
     let idx = (skip + ttl.saturating_sub(1)) as usize;
     let addr = match ctx {
-        IngressCtx::Access { gateway_ip, .. } if idx == 0 => *gateway_ip,
+        IngressCtx::Access { gateway_ip, .. } | IngressCtx::Remote { gateway_ip, .. } if idx == 0 => {
+            *gateway_ip
+        }
         _ => path.addrs.get(idx).copied().unwrap_or(Ipv4Addr::UNSPECIFIED),
     };
     Err(addr)
 }
 
-struct EncapParams {
-    port: PortId,
-    vni: u32,
-    local_ip: Ipv4Addr,
-    remote_ip: Ipv4Addr,
-    outer_src_mac: MacAddr,
-    outer_dst_mac: MacAddr,
-    inner_src_mac: MacAddr,
-    inner_dst_mac: MacAddr,
+/// Where a message generated for a frame goes.
+#[derive(Clone, Copy, Debug)]
+enum Reply {
+    /// Back out of this (access) port.
+    Port(PortId),
+    /// To the shell (answer to a probe).
+    Punt,
+    /// Encapsulated back to the remote host on the tunnel of (tenant, node).
+    Tunnel { tenant: TenantId, node: NodeId },
 }
 
 /// One frame being decided, with everything its actions need.
@@ -208,6 +208,7 @@ struct Frame<'a, B: FrameBuf> {
     desc: &'a mut B::Desc,
     m: &'a Meta,
     ctx: &'a IngressCtx,
+    fib: &'a FibSnapshot,
     counters: &'a mut WorkerCounters,
     now: Instant,
 }
@@ -216,29 +217,63 @@ impl<B: FrameBuf> Frame<'_, B> {
     /// Source of unreachable errors: the ingress gateway, or for a probe the probe's source.
     fn origin_addr(&self) -> Ipv4Addr {
         match self.ctx {
-            IngressCtx::Access { gateway_ip, .. } => *gateway_ip,
+            IngressCtx::Access { gateway_ip, .. } | IngressCtx::Remote { gateway_ip, .. } => *gateway_ip,
             _ => self.m.src,
         }
     }
 
-    /// Where a message generated for this frame goes: back out of the access port, or to the
-    /// shell for probes. None on uplinks (no ICMP toward the substrate).
-    fn reply_route(&self) -> Option<(L2Out, Verdict)> {
+    /// Where a message generated for this frame goes, and its (inner) link-layer header:
+    /// back out of the access port, back over the tunnel to a remote host, or to the shell
+    /// for probes. None for substrate frames that are not a remote host's.
+    fn reply_route(&self) -> Option<(L2Out, Reply)> {
         match *self.ctx {
             IngressCtx::Access { port, gateway_mac, vlan, .. } => {
-                Some((L2Out { dst_mac: self.m.src_mac, src_mac: gateway_mac, vlan }, Verdict::Tx(port)))
+                Some((L2Out { dst_mac: self.m.src_mac, src_mac: gateway_mac, vlan }, Reply::Port(port)))
             }
+            IngressCtx::Remote { tenant, node, gateway_mac, .. } => Some((
+                L2Out { dst_mac: self.m.src_mac, src_mac: gateway_mac, vlan: None },
+                Reply::Tunnel { tenant, node },
+            )),
             IngressCtx::Router { .. } => {
-                Some((L2Out { dst_mac: MacAddr::ZERO, src_mac: MacAddr::ZERO, vlan: None }, Verdict::Punt))
+                Some((L2Out { dst_mac: MacAddr::ZERO, src_mac: MacAddr::ZERO, vlan: None }, Reply::Punt))
             }
             _ => None,
+        }
+    }
+
+    /// Sends the message now in the frame along `reply` (encapsulating it for a tunnel).
+    fn send_reply(&mut self, reply: Reply) -> Result<Verdict, DropReason> {
+        match reply {
+            Reply::Port(p) => Ok(Verdict::Tx(p)),
+            Reply::Punt => Ok(Verdict::Punt),
+            Reply::Tunnel { tenant, node } => {
+                let tp = encap::resolve_to(self.fib, tenant, node)?;
+                let vni =
+                    self.fib.tenants.get(tenant.index()).map(|t| t.vni).ok_or(DropReason::UnknownVni)?;
+                let ident = self.pl.next_ident();
+                encap::encapsulate(self.buf, self.desc, tp, vni, tenant, ident, self.counters)?;
+                Ok(Verdict::Tx(tp.port))
+            }
         }
     }
 
     /// Replaces the frame by an ICMP error from `src`; the frame counts under `reason`
     /// whether or not the error could be sent.
     fn error(&mut self, msg_type: u8, code: u8, src: Ipv4Addr, reason: DropReason) -> Verdict {
-        let Some((l2, verdict)) = self.reply_route() else { return Verdict::Drop(reason) };
+        self.error_with(msg_type, code, 0, src, reason)
+    }
+
+    /// [`error`](Self::error) with the ICMP header's second word (`rest`: e.g. the next-hop
+    /// MTU of fragmentation needed).
+    fn error_with(
+        &mut self,
+        msg_type: u8,
+        code: u8,
+        rest: u32,
+        src: Ipv4Addr,
+        reason: DropReason,
+    ) -> Verdict {
+        let Some((l2, reply)) = self.reply_route() else { return Verdict::Drop(reason) };
         if src.is_unspecified() {
             return Verdict::Drop(reason);
         }
@@ -253,12 +288,16 @@ impl<B: FrameBuf> Frame<'_, B> {
             return Verdict::Drop(reason);
         }
         let ident = self.pl.next_ident();
-        match icmp_error::build_error(self.buf, self.desc, self.m, msg_type, code, src, l2, ident) {
-            Ok(()) => {
-                self.counters.icmp_errors += 1;
-                self.counters.count_drop(reason);
-                verdict
-            }
+        match icmp_error::build_error(self.buf, self.desc, self.m, msg_type, code, rest, src, l2, ident) {
+            Ok(()) => match self.send_reply(reply) {
+                Ok(verdict) => {
+                    self.counters.icmp_errors += 1;
+                    self.counters.count_drop(reason);
+                    verdict
+                }
+                // The frame is an ICMP error now; it still counts as the original drop.
+                Err(_) => Verdict::Drop(reason),
+            },
             Err(NotSent::Forbidden) => Verdict::Drop(reason),
             Err(NotSent::NoRoom) => Verdict::Drop(DropReason::NoHeadroom),
         }
@@ -298,7 +337,7 @@ impl<B: FrameBuf> Frame<'_, B> {
             Ok(t) => t,
             Err(at) => return self.time_exceeded(at),
         };
-        let Some((l2, verdict)) = self.reply_route() else {
+        let Some((l2, reply)) = self.reply_route() else {
             return Verdict::Drop(DropReason::LocalUnsupported);
         };
         let off = self.m.l3_off as usize;
@@ -314,8 +353,13 @@ impl<B: FrameBuf> Frame<'_, B> {
                     let ident = self.pl.next_ident();
                     let from = self.m.dst;
                     if icmp_error::echo_reply(self.buf.data_mut(self.desc), off, from, l2, ident) {
-                        self.counters.echo_replies += 1;
-                        return verdict;
+                        return match self.send_reply(reply) {
+                            Ok(verdict) => {
+                                self.counters.echo_replies += 1;
+                                verdict
+                            }
+                            Err(r) => Verdict::Drop(r),
+                        };
                     }
                     return Verdict::Drop(DropReason::LocalUnsupported);
                 }
@@ -336,52 +380,56 @@ impl<B: FrameBuf> Frame<'_, B> {
         }
     }
 
-    fn encap(&mut self, fib: &FibSnapshot, e: &EncapParams, path: &HopPath) -> Verdict {
+    /// VXLAN toward a host on another node: substrate path, TTL per logical hop, the tunnel
+    /// MTU, inner MACs (untagged), then the outer headers in the headroom.
+    fn encap(
+        &mut self,
+        tunnel: TunnelId,
+        vni: u32,
+        inner_src_mac: MacAddr,
+        inner_dst_mac: MacAddr,
+        path: &HopPath,
+    ) -> Verdict {
+        let tp = match encap::resolve(self.fib, tunnel) {
+            Ok(tp) => *tp,
+            Err(r) => return Verdict::Drop(r),
+        };
         let ttl = match ttl_check(self.ctx, self.m.ttl, path) {
             Ok(t) => t,
             Err(at) => return self.time_exceeded(at),
         };
-        if let Err(r) = egress_up(fib, e.port) {
+        if let Err(r) = egress_up(self.fib, tp.port) {
             return Verdict::Drop(r);
         }
-        if !set_ttl(self.buf.data_mut(self.desc), self.m.l3_off as usize, ttl) {
+        let off = self.m.l3_off as usize;
+        let Some(ip) = self.buf.data(self.desc).get(off..off + ipv4::HEADER_LEN) else {
+            return Verdict::Drop(DropReason::Ipv4Malformed);
+        };
+        let ip = ipv4::Packet::new_unchecked(ip);
+        if ip.total_len() > tp.inner_mtu {
+            if ip.flags_frag() & IP_DF == 0 {
+                return Verdict::Drop(DropReason::TooBig);
+            }
+            let src = self.origin_addr();
+            return self.error_with(
+                icmp::msg::DEST_UNREACHABLE,
+                UNREACH_FRAG_NEEDED,
+                tp.inner_mtu as u32,
+                src,
+                DropReason::FragNeeded,
+            );
+        }
+        if !set_ttl(self.buf.data_mut(self.desc), off, ttl) {
             return Verdict::Drop(DropReason::Ipv4Malformed);
         }
-        if let Err(r) = rewrite_l2(self.buf, self.desc, self.m.vlan, None, e.inner_src_mac, e.inner_dst_mac) {
+        if let Err(r) = rewrite_l2(self.buf, self.desc, self.m.vlan, None, inner_src_mac, inner_dst_mac) {
             return Verdict::Drop(r);
         }
-        let len = self.buf.len(self.desc);
-        let new_len = len + vxlan::ENCAP_LEN;
-        if new_len > u16::MAX as usize || !self.buf.set_len(self.desc, new_len) {
-            return Verdict::Drop(DropReason::NoHeadroom);
-        }
         let ident = self.pl.next_ident();
-        let flow = u32::from(self.m.src) ^ u32::from(self.m.dst).rotate_left(16) ^ self.m.proto as u32;
-        let src_port = 49152 | ((flow ^ (flow >> 16)) as u16 & 0x3fff);
-        let data = self.buf.data_mut(self.desc);
-        if data.len() < new_len {
-            return Verdict::Drop(DropReason::NoHeadroom);
+        match encap::encapsulate(self.buf, self.desc, &tp, vni, self.m.tenant, ident, self.counters) {
+            Ok(()) => Verdict::Tx(tp.port),
+            Err(r) => Verdict::Drop(r),
         }
-        data.copy_within(0..len, vxlan::ENCAP_LEN);
-        icmp_error::write_l2(data, L2Out { dst_mac: e.outer_dst_mac, src_mac: e.outer_src_mac, vlan: None });
-        let ip_at = ethernet::HEADER_LEN;
-        let udp_at = ip_at + ipv4::HEADER_LEN;
-        let vx_at = udp_at + udp::HEADER_LEN;
-        {
-            let mut ip = ipv4::Packet::new_unchecked(&mut data[ip_at..]);
-            ip.init_header((new_len - ip_at) as u16, ident, 64, ipv4::protocol::UDP, e.local_ip, e.remote_ip);
-            ip.fill_checksum();
-        }
-        {
-            let mut u = udp::Packet::new_unchecked(&mut data[udp_at..]);
-            u.set_src_port(src_port);
-            u.set_dst_port(vxlan::UDP_PORT);
-            u.set_len((new_len - udp_at) as u16);
-            u.set_checksum(0);
-        }
-        vxlan::Packet::new_unchecked(&mut data[vx_at..]).init(e.vni);
-        self.counters.encapsulated += 1;
-        Verdict::Tx(e.port)
     }
 }
 
@@ -405,7 +453,9 @@ fn set_ttl(data: &mut [u8], off: usize, ttl: u8) -> bool {
     }
 }
 
-/// Writes the MACs and makes the 802.1Q tag match `out_vlan` (push, pop or rewrite).
+/// Writes the MACs and makes the 802.1Q tag match `out_vlan`: rewrite in place, push (the
+/// packet start moves 4 bytes back into the headroom) or pop (it moves 4 bytes forward);
+/// only the 12 MAC bytes move, and they are overwritten anyway.
 #[inline]
 fn rewrite_l2<B: FrameBuf>(
     buf: &mut B,
@@ -418,25 +468,8 @@ fn rewrite_l2<B: FrameBuf>(
     match (in_vlan, out_vlan) {
         (None, None) => {}
         (Some(_), Some(v)) => ethernet::Frame::new_unchecked(buf.data_mut(desc)).set_vlan(v),
-        (None, Some(v)) => {
-            let len = buf.len(desc);
-            if !buf.set_len(desc, len + ethernet::VLAN_TAG_LEN) {
-                return Err(DropReason::NoHeadroom);
-            }
-            if ethernet::vlan_push(buf.data_mut(desc), len, v).is_none() {
-                buf.set_len(desc, len);
-                return Err(DropReason::NoHeadroom);
-            }
-        }
-        (Some(_), None) => {
-            let len = buf.len(desc);
-            match ethernet::vlan_pop(buf.data_mut(desc), len) {
-                Some(n) => {
-                    buf.set_len(desc, n);
-                }
-                None => return Err(DropReason::VlanMismatch),
-            }
-        }
+        (None, Some(v)) => vlan_push(buf, desc, v)?,
+        (Some(_), None) => vlan_pop(buf, desc)?,
     }
     let data = buf.data_mut(desc);
     if data.len() < ethernet::HEADER_LEN {
@@ -444,5 +477,37 @@ fn rewrite_l2<B: FrameBuf>(
     }
     data[0..6].copy_from_slice(&dst_mac.0);
     data[6..12].copy_from_slice(&src_mac.0);
+    Ok(())
+}
+
+/// Inserts an 802.1Q tag with `vid` after the MAC addresses by moving them 4 bytes into the
+/// headroom (`no_headroom` without room).
+pub(crate) fn vlan_push<B: FrameBuf>(buf: &mut B, desc: &mut B::Desc, vid: u16) -> Result<(), DropReason> {
+    const TAG: usize = ethernet::VLAN_TAG_LEN;
+    if buf.len(desc) < ethernet::HEADER_LEN {
+        return Err(DropReason::Truncated);
+    }
+    if !buf.adjust_head(desc, -(TAG as isize)) {
+        return Err(DropReason::NoHeadroom);
+    }
+    let data = buf.data_mut(desc);
+    data.copy_within(TAG..TAG + 12, 0);
+    data[12..14].copy_from_slice(&ethernet::ethertype::VLAN.to_be_bytes());
+    data[14..16].copy_from_slice(&(vid & 0x0fff).to_be_bytes());
+    Ok(())
+}
+
+/// Removes the 802.1Q tag by moving the MAC addresses 4 bytes forward over it
+/// (`vlan_mismatch` when the frame is not tagged).
+pub(crate) fn vlan_pop<B: FrameBuf>(buf: &mut B, desc: &mut B::Desc) -> Result<(), DropReason> {
+    const TAG: usize = ethernet::VLAN_TAG_LEN;
+    let data = buf.data_mut(desc);
+    if data.len() < ethernet::HEADER_LEN + TAG || data[12..14] != ethernet::ethertype::VLAN.to_be_bytes() {
+        return Err(DropReason::VlanMismatch);
+    }
+    data.copy_within(0..12, TAG);
+    if !buf.adjust_head(desc, TAG as isize) {
+        return Err(DropReason::VlanMismatch);
+    }
     Ok(())
 }

@@ -55,8 +55,9 @@ pub fn error_allowed(ip: &[u8]) -> bool {
 }
 
 /// Rewrites the frame `desc` into an ICMP error `msg_type`/`code` from `src` to the
-/// datagram's source, quoting its IP header and 8 payload bytes. On error the frame is
-/// unchanged.
+/// datagram's source, quoting its IP header and 8 payload bytes; `rest` is the second word of
+/// the ICMP header (0, or e.g. the next-hop MTU of fragmentation needed). On error the frame
+/// is unchanged.
 #[allow(clippy::too_many_arguments)]
 pub fn build_error<B: FrameBuf>(
     buf: &mut B,
@@ -64,6 +65,7 @@ pub fn build_error<B: FrameBuf>(
     meta: &Meta,
     msg_type: u8,
     code: u8,
+    rest: u32,
     src: Ipv4Addr,
     l2: L2Out,
     ident: u16,
@@ -84,7 +86,7 @@ pub fn build_error<B: FrameBuf>(
     let quote_at = out_l2 + ipv4::HEADER_LEN + icmp::HEADER_LEN;
     let new_len = quote_at + quote;
     let work_len = new_len.max(old_len);
-    if work_len > buf.capacity() || !buf.set_len(desc, work_len) {
+    if !buf.set_len(desc, work_len) {
         return Err(NotSent::NoRoom);
     }
     let data = buf.data_mut(desc);
@@ -109,7 +111,7 @@ pub fn build_error<B: FrameBuf>(
         let mut m = icmp::Packet::new_unchecked(&mut data[out_l2 + ipv4::HEADER_LEN..new_len]);
         m.set_msg_type(msg_type);
         m.set_msg_code(code);
-        m.set_rest_of_header(0);
+        m.set_rest_of_header(rest);
         m.fill_checksum();
     }
     buf.set_len(desc, new_len);

@@ -1,15 +1,18 @@
 //! The forwarding pipeline: one module per stage, each one function over a fixed-size batch
 //! of frames, rewriting them in place in the worker's frame buffer (VPP graph-node style):
-//! [`parse`] → [`classify`] (port/VLAN/VNI → tenant, table; VXLAN decap) → [`local`] (ARP
-//! for gateways) → [`lookup`] (LPM in the ingress router's table) → [`forward`] (TTL per
-//! logical hop, MACs, VLAN, VXLAN encap, echo replies from router addresses, ICMP errors,
-//! punt of probe answers) → [`egress`] (tx per port, drops counted by [`DropReason`]).
+//! [`parse`] → [`classify`] (port/VLAN/VNI → tenant, table; VXLAN decap checks) → [`local`]
+//! (ARP for gateways, also over VXLAN; substrate ARP on uplinks) → [`lookup`] (LPM in the
+//! ingress router's table) → [`forward`] (TTL per logical hop, MACs, VLAN, VXLAN [`encap`],
+//! echo replies from router addresses, ICMP errors, punt of probe answers) → [`egress`] (tx
+//! per port, punts, drops counted by [`DropReason`]). Headers are added and removed by
+//! moving the packet's start in its frame ([`FrameBuf::adjust_head`]), never the packet.
 //! Runs on worker threads: no allocation, no lock, no panic on any input; the FIB snapshot
 //! is passed in once per batch and time (`now`) comes from the caller.
 
 pub mod classify;
 mod drop;
 pub mod egress;
+pub mod encap;
 pub mod forward;
 pub mod icmp_error;
 pub mod local;
@@ -21,7 +24,7 @@ pub use drop::DropReason;
 use crate::port::{FrameBuf, Ports};
 use crate::punt::PuntQueues;
 use crate::stats::WorkerCounters;
-use rib::{FibSnapshot, Ipv4Prefix, MacAddr, PortId, RouterId, TableId, TenantId};
+use rib::{FibSnapshot, Ipv4Prefix, MacAddr, NodeId, PortId, RouterId, TableId, TenantId};
 use std::net::Ipv4Addr;
 use std::time::Instant;
 
@@ -30,6 +33,9 @@ pub const BATCH: usize = 64;
 
 /// Adjacency index meaning "lookup missed" (or not looked up).
 pub const NO_ADJ: u32 = u32::MAX;
+
+/// [`Meta::remote`] of a frame that did not come from a remote host.
+pub const NO_REMOTE: u32 = u32::MAX;
 
 /// What happens to a frame after the pipeline.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -43,6 +49,9 @@ pub enum Verdict {
     Drop(DropReason),
     /// Hand to the shell through the punt queue (answer to a router probe).
     Punt,
+    /// Hand to the control plane through the ARP queue with the ingress port (ARP on an
+    /// uplink that the pipeline does not answer itself).
+    PuntArp,
 }
 
 /// Network-layer protocol found by [`parse`].
@@ -75,6 +84,9 @@ pub struct Meta {
     pub table: TableId,
     /// Adjacency index in `table`, set by [`lookup`] ([`NO_ADJ`] on a miss).
     pub adj: u32,
+    /// For a frame decapsulated on an uplink: index of its source host in
+    /// `FibSnapshot::remote_hosts` (where it enters the virtual network); else [`NO_REMOTE`].
+    pub remote: u32,
 }
 
 impl Default for Meta {
@@ -98,6 +110,7 @@ impl Meta {
         tenant: TenantId(0),
         table: TableId(0),
         adj: NO_ADJ,
+        remote: NO_REMOTE,
     };
 
     #[inline]
@@ -157,12 +170,49 @@ pub enum IngressCtx {
         gateway_mac: MacAddr,
         subnet: Ipv4Prefix,
     },
-    /// A substrate uplink (frames were decapsulated; no ICMP is generated toward it).
+    /// A substrate uplink: every frame was decapsulated (or is substrate ARP) and carries its
+    /// own origin in [`Meta::remote`]; later stages take the per-frame
+    /// [`IngressCtx::Remote`] from [`IngressCtx::for_frame`].
     Uplink { port: PortId },
+    /// One frame from a host on another substrate node, decapsulated on `uplink`: it enters
+    /// the virtual network at `router` exactly as from an access port with that gateway;
+    /// messages generated for it go back encapsulated on the tunnel of (`tenant`, `node`).
+    Remote {
+        uplink: PortId,
+        tenant: TenantId,
+        table: TableId,
+        router: RouterId,
+        gateway_ip: Ipv4Addr,
+        gateway_mac: MacAddr,
+        node: NodeId,
+    },
     /// Probes originated by `router` (answers generated inside the box are punted).
     Router { router: RouterId, table: TableId, tenant: TenantId },
     /// Nothing usable: every frame was dropped.
     Invalid,
+}
+
+impl IngressCtx {
+    /// The context of one frame: the batch's, except on an uplink where each decapsulated
+    /// frame has its own remote host ([`IngressCtx::Remote`]).
+    #[inline]
+    pub fn for_frame(&self, m: &Meta, fib: &FibSnapshot) -> IngressCtx {
+        match *self {
+            IngressCtx::Uplink { port } => match fib.remote_hosts.get(m.remote as usize) {
+                Some(h) => IngressCtx::Remote {
+                    uplink: port,
+                    tenant: h.tenant,
+                    table: h.table,
+                    router: h.router,
+                    gateway_ip: h.gateway_ip,
+                    gateway_mac: h.gateway_mac,
+                    node: h.node,
+                },
+                None => *self,
+            },
+            other => other,
+        }
+    }
 }
 
 /// A token bucket limiting the ICMP errors one worker generates (no allocation).
@@ -235,8 +285,9 @@ impl Pipeline {
     ) {
         let any_arp = parse::run(buf, batch, counters);
         let ctx = classify::run(buf, batch, fib, counters);
-        if any_arp {
-            local::run(buf, batch, &ctx, counters);
+        // On an uplink, decapsulation may have found ARP inside VXLAN.
+        if any_arp || matches!(ctx, IngressCtx::Uplink { .. }) {
+            local::run(self, buf, batch, &ctx, fib, counters);
         }
         lookup::run(batch, fib);
         forward::run(self, buf, batch, &ctx, fib, counters, now);

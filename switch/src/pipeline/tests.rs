@@ -2,10 +2,10 @@
 //! compared whole. Expected frames are built with etherparse, not with the code under test.
 
 use super::*;
-use crate::port::MemPorts;
+use crate::port::{FrameBuf, MemPorts, Ports};
 use crate::punt::{self, ProbeKind, Prober, PuntQueues};
 use crate::testkit::*;
-use etherparse::{IcmpEchoHeader, Icmpv4Type, IpNumber, Ipv4Header};
+use etherparse::{IcmpEchoHeader, Icmpv4Type, Ipv4Header};
 use std::sync::Arc;
 
 /// Runs `frames` received on `port` through one pipeline batch; returns the ports (to read
@@ -382,93 +382,320 @@ fn router_probes_are_routed_and_answers_punted() {
     assert_eq!(h.ports.free_frames(), 512);
 }
 
-#[test]
-fn vxlan_encap_then_decap_round_trip() {
-    use rib::fib::PortKind;
-    let uplink_mac = MacAddr([0x02, 0, 0, 0, 0, 0x01]);
-    let peer_mac = MacAddr([0x02, 0, 0, 0, 0, 0x02]);
-    let local = Ipv4Addr::new(172, 16, 0, 1);
-    let remote = Ipv4Addr::new(172, 16, 0, 2);
-    let uplink = PortId(3);
-    let mut fib = default_fib_with(|t, b| {
-        if t == 0 {
-            b.route(
-                "10.9.0.0/16".parse().unwrap(),
-                rib::Adjacency::Encap {
-                    tunnel: rib::TunnelId(0),
-                    vni: 5001,
-                    inner_src_mac: MAC_J1,
-                    inner_dst_mac: MacAddr([0x02, 0, 0, 0, 0, 0x99]),
-                    path: {
-                        let mut p = rib::fib::HopPath::EMPTY;
-                        p.push(ROUTER_J, IP_J0);
-                        p
-                    },
-                },
-            );
-        }
-    });
-    fib.ports.push(rib::PortEntry {
-        name: "up".into(),
-        up: true,
-        kind: PortKind::Uplink {
-            address: local,
-            mac: uplink_mac,
-            gateway: None,
-            plane: rib::Plane::Fast,
-            mtu: 1500,
-        },
-    });
-    fib.tunnels.push(rib::Tunnel {
-        tenant: TenantId(0),
-        node: rib::NodeId(1),
-        path: Some(rib::TunnelPath {
-            port: uplink,
-            plane: rib::Plane::Fast,
-            local_ip: local,
-            remote_ip: remote,
-            src_mac: uplink_mac,
-            dst_mac: Some(peer_mac),
-            inner_mtu: 1450,
-        }),
-    });
-    let mut h = Harness::new(fib);
-    let dst = Ipv4Addr::new(10, 9, 1, 1);
-    h.rx(PORT_A, &[a_to(dst, 64)]);
-    let out = h.tx(uplink);
-    assert_eq!(out.len(), 1);
-    let f = &out[0];
-    let inner_expected =
-        echo_request(MAC_J1, MacAddr([0x02, 0, 0, 0, 0, 0x99]), None, IP_A, dst, 63, 0x1234, 1, 56);
-    assert_eq!(f.len(), 50 + inner_expected.len());
-    assert_eq!(&f[50..], &inner_expected[..]);
-    assert_eq!(&f[0..14], &[&peer_mac.0[..], &uplink_mac.0, &[0x08, 0x00]].concat()[..]);
-    let (ip, rest) = Ipv4Header::from_slice(&f[14..]).unwrap();
-    assert_eq!(
-        (ip.source, ip.destination, ip.protocol, ip.time_to_live),
-        (local.octets(), remote.octets(), IpNumber::UDP, 64)
-    );
-    assert_eq!(ip.header_checksum, ip.calc_header_checksum());
-    let (udp, rest) = etherparse::UdpHeader::from_slice(rest).unwrap();
-    assert_eq!((udp.destination_port, udp.length as usize), (4789, 8 + 8 + inner_expected.len()));
-    assert_eq!(&rest[..8], &[0x08, 0, 0, 0, 0x00, 0x13, 0x89, 0x00]);
-    assert_eq!(h.counters.encapsulated, 1);
+/// Tunnel 0's encapsulation of `inner` as the pipeline must write it: outer ident `ident`,
+/// source port from the inner flow.
+fn to_peer(ident: u16, inner: &[u8]) -> Vec<u8> {
+    let sport = encap::source_port(inner);
+    assert!(sport >= 49152);
+    vxlan_frame(MAC_UP, MAC_PEER, IP_VTEP, IP_PEER, ident, sport, 4789, 5001, inner)
+}
 
-    // The peer sends traffic for H back: decapsulated on the uplink and delivered.
-    let inner = echo_request(MacAddr([0x02, 0, 0, 0, 0, 0x99]), MAC_J1, None, dst, IP_H, 30, 3, 4, 10);
-    let mut outer = Vec::new();
-    etherparse::PacketBuilder::ethernet2(peer_mac.0, uplink_mac.0)
-        .ipv4(remote.octets(), local.octets(), 64)
-        .udp(50000, 4789)
-        .write(&mut outer, &[&[0x08, 0, 0, 0, 0x00, 0x13, 0x89, 0x00][..], &inner].concat())
-        .unwrap();
-    let mut wrong_vni = outer.clone();
-    wrong_vni[46] = 0x77;
-    h.rx(uplink, &[outer, wrong_vni]);
-    // Table J (VNI 5001) reaches H across J and L: TTL 28.
-    assert_eq!(h.tx(PORT_H), vec![echo_request(MAC_L0, MAC_H, None, dst, IP_H, 28, 3, 4, 10)]);
-    assert_eq!(h.counters.decapsulated, 1);
-    assert_eq!(h.counters.drop_count(DropReason::UnknownVni), 1);
+/// What node 1 sends us: `inner` from R's node to our VTEP.
+fn from_peer(inner: &[u8]) -> Vec<u8> {
+    vxlan_frame(MAC_PEER, MAC_UP, IP_PEER, IP_VTEP, 7, 50000, 4789, 5001, inner)
+}
+
+fn te() -> Icmpv4Type {
+    Icmpv4Type::TimeExceeded(etherparse::icmpv4::TimeExceededCode::TtlExceededInTransit)
+}
+
+#[test]
+fn frame_to_remote_host_leaves_the_uplink_encapsulated_in_the_headroom() {
+    let mut h = Harness::new(substrate_fib(Some(Some(MAC_PEER))));
+    h.rx(PORT_A, &[a_to(IP_R, 64)]);
+    let inner = echo_request(MAC_J2, MAC_R, None, IP_A, IP_R, 63, 0x1234, 1, 56);
+    assert_eq!(h.tx(PORT_UP), vec![to_peer(1, &inner)]);
+    h.assert_quiet(&[PORT_A, PORT_H, PORT_B]);
+    let c = &h.counters;
+    assert_eq!((c.encapsulated, c.ports[PORT_UP.index()].encap_packets), (1, 1));
+    assert_eq!(c.tenants[0].fast_tx_bytes, (inner.len() + 50) as u64);
+    assert_eq!(c.tenants[0].tx_bytes, (inner.len() + 50) as u64);
+    assert_eq!(c.total_drops(), 0);
+
+    // The outer headers went into the headroom: same frame, start 50 bytes earlier.
+    h.ports.inject(PORT_A, &a_to(IP_R, 64)).unwrap();
+    let mut batch = Batch::new(Ingress::Port(PORT_A));
+    let n = h.ports.rx_burst(PORT_A, &mut batch.desc);
+    batch.reset(Ingress::Port(PORT_A), n);
+    let before = batch.desc[0];
+    h.pl.process(&mut h.ports, &mut batch, &h.fib, &mut h.counters, Instant::now());
+    assert_eq!(batch.meta[0].verdict, Verdict::Tx(PORT_UP));
+    assert_eq!(batch.desc[0].frame, before.frame);
+    assert_eq!(batch.desc[0].off, before.off - 50);
+    assert_eq!(batch.desc[0].len, before.len + 50);
+    h.ports.recycle(&batch.desc[..1]);
+}
+
+#[test]
+fn tagged_frame_to_remote_host_loses_its_tag_inside_the_tunnel() {
+    let mut fib = substrate_fib(Some(Some(MAC_PEER)));
+    if let rib::fib::PortKind::Access { vlan, .. } = &mut fib.ports[PORT_A.index()].kind {
+        *vlan = Some(10);
+    }
+    let mut h = Harness::new(fib);
+    h.rx(PORT_A, &[echo_request(MAC_A, MAC_J0, Some(10), IP_A, IP_R, 64, 5, 6, 20)]);
+    let inner = echo_request(MAC_J2, MAC_R, None, IP_A, IP_R, 63, 5, 6, 20);
+    assert_eq!(h.tx(PORT_UP), vec![to_peer(1, &inner)]);
+}
+
+#[test]
+fn unresolved_or_missing_substrate_path_drops_with_its_reason() {
+    for (state, reason) in
+        [(Some(None), DropReason::SubstrateUnresolved), (None, DropReason::SubstrateNoPath)]
+    {
+        let mut h = Harness::new(substrate_fib(state));
+        h.rx(PORT_A, &[a_to(IP_S, 64)]);
+        h.assert_quiet(&[PORT_A, PORT_UP]);
+        assert_eq!(h.counters.drop_count(reason), 1, "{reason:?}");
+        assert_eq!(h.counters.total_drops(), 1);
+        assert_eq!(h.ports.free_frames(), 512);
+    }
+    let mut fib = substrate_fib(None);
+    fib.ports[PORT_UP.index()].up = false;
+    let mut h = Harness::new(fib);
+    h.rx(PORT_A, &[a_to(IP_R, 64)]);
+    assert_eq!(h.counters.drop_count(DropReason::EgressDown), 1);
+}
+
+#[test]
+fn too_big_for_the_tunnel_gets_frag_needed_with_df_and_is_dropped_without() {
+    let mut h = Harness::new(substrate_fib(None));
+    // 20 + 8 + 1423 = 1451 bytes of IPv4: one more than the inner MTU (etherparse sets DF).
+    let big = echo_request(MAC_A, MAC_J0, None, IP_A, IP_R, 64, 9, 9, 1423);
+    assert_eq!(Ipv4Header::from_slice(&big[14..]).unwrap().0.dont_fragment, true);
+    let fits = echo_request(MAC_A, MAC_J0, None, IP_A, IP_R, 64, 9, 10, 1422);
+    let mut no_df = big.clone();
+    no_df[20] &= !0x40;
+    fix_ipv4_checksum(&mut no_df, 14);
+    h.rx(PORT_A, &[big.clone(), fits, no_df]);
+    let frag =
+        Icmpv4Type::DestinationUnreachable(etherparse::icmpv4::DestUnreachableHeader::FragmentationNeeded {
+            next_hop_mtu: INNER_MTU,
+        });
+    assert_eq!(h.tx(PORT_A), vec![icmp_frame(MAC_A, MAC_J0, None, IP_J0, IP_A, 1, frag, &quote(&big, 14))]);
+    let out = h.tx(PORT_UP);
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].len(), 50 + 14 + 1450);
+    assert_eq!(h.counters.drop_count(DropReason::FragNeeded), 1);
+    assert_eq!(h.counters.drop_count(DropReason::TooBig), 1);
+    assert_eq!(h.counters.icmp_errors, 1);
+}
+
+#[test]
+fn frame_from_remote_host_is_decapsulated_in_place_and_routed_from_its_gateway() {
+    let mut h = Harness::new(substrate_fib(None));
+    let inner = echo_request(MAC_R, MAC_J2, None, IP_R, IP_H, 30, 3, 4, 10);
+    let outer = from_peer(&inner);
+    // Ethernet padding after a short outer packet is not part of the inner frame.
+    let mut padded = from_peer(&echo_request(MAC_R, MAC_J2, None, IP_R, IP_H, 30, 3, 5, 10));
+    padded.extend_from_slice(&[0; 6]);
+    h.rx(PORT_UP, &[outer.clone(), padded]);
+    // Enters at J (table J): J then L, TTL 28.
+    assert_eq!(
+        h.tx(PORT_H),
+        vec![
+            echo_request(MAC_L0, MAC_H, None, IP_R, IP_H, 28, 3, 4, 10),
+            echo_request(MAC_L0, MAC_H, None, IP_R, IP_H, 28, 3, 5, 10)
+        ]
+    );
+    let c = &h.counters;
+    assert_eq!((c.decapsulated, c.ports[PORT_UP.index()].decap_packets), (2, 2));
+    assert_eq!(c.tenants[0].rx_packets, 2);
+    assert_eq!(c.tenants[0].rx_bytes, 2 * inner.len() as u64);
+    assert_eq!(c.total_drops(), 0);
+
+    // Only the start moved: past the 50 outer bytes of the same frame.
+    h.ports.inject(PORT_UP, &outer).unwrap();
+    let mut batch = Batch::new(Ingress::Port(PORT_UP));
+    let n = h.ports.rx_burst(PORT_UP, &mut batch.desc);
+    batch.reset(Ingress::Port(PORT_UP), n);
+    let before = batch.desc[0];
+    h.pl.process(&mut h.ports, &mut batch, &h.fib, &mut h.counters, Instant::now());
+    assert_eq!(batch.meta[0].verdict, Verdict::Tx(PORT_H));
+    assert_eq!((batch.desc[0].frame, batch.desc[0].off), (before.frame, before.off + 50));
+    h.ports.recycle(&batch.desc[..1]);
+}
+
+#[test]
+fn hostile_vxlan_is_dropped_under_named_reasons() {
+    let mut h = Harness::new(substrate_fib(None));
+    let good_inner = echo_request(MAC_R, MAC_J2, None, IP_R, IP_H, 30, 3, 4, 10);
+    let good = from_peer(&good_inner);
+    let mut cases: Vec<(Vec<u8>, DropReason)> = Vec::new();
+    let mut vni = good.clone();
+    vni[46] = 0x77;
+    cases.push((vni, DropReason::UnknownVni));
+    cases.push((
+        vxlan_frame(
+            MAC_PEER,
+            MAC_UP,
+            Ipv4Addr::new(172, 16, 9, 9),
+            IP_VTEP,
+            7,
+            50000,
+            4789,
+            5001,
+            &good_inner,
+        ),
+        DropReason::VxlanUnknownVtep,
+    ));
+    // Inner source not a remote host; right IP with the wrong MAC; S's address from R's node.
+    let forged = [
+        echo_request(MAC_R, MAC_J2, None, Ipv4Addr::new(10, 9, 1, 2), IP_H, 30, 3, 4, 10),
+        echo_request(MAC_S, MAC_J2, None, IP_R, IP_H, 30, 3, 4, 10),
+        echo_request(MAC_S, MAC_J2, None, IP_S, IP_H, 30, 3, 4, 10),
+    ];
+    for f in forged {
+        cases.push((from_peer(&f), DropReason::VxlanForgedSource));
+    }
+    cases.push((
+        from_peer(&echo_request(MAC_R, MAC_J0, None, IP_R, IP_H, 30, 3, 4, 10)),
+        DropReason::NotOurMac,
+    ));
+    let mut wrong_mac = good.clone();
+    wrong_mac[0..6].copy_from_slice(&MAC_J0.0);
+    cases.push((wrong_mac, DropReason::NotOurMac));
+    cases.push((
+        vxlan_frame(
+            MAC_PEER,
+            MAC_UP,
+            IP_PEER,
+            Ipv4Addr::new(172, 16, 0, 99),
+            7,
+            50000,
+            4789,
+            5001,
+            &good_inner,
+        ),
+        DropReason::VxlanMalformed,
+    ));
+    cases.push((
+        vxlan_frame(MAC_PEER, MAC_UP, IP_PEER, IP_VTEP, 7, 50000, 4790, 5001, &good_inner),
+        DropReason::VxlanMalformed,
+    ));
+    let mut no_i_flag = good.clone();
+    no_i_flag[42] = 0;
+    cases.push((no_i_flag, DropReason::VxlanMalformed));
+    let mut fragment = good.clone();
+    fragment[20] |= 0x20; // MF
+    fix_ipv4_checksum(&mut fragment, 14);
+    cases.push((fragment, DropReason::VxlanMalformed));
+    let mut udp_too_long = good.clone();
+    udp_too_long[38..40].copy_from_slice(&2000u16.to_be_bytes());
+    cases.push((udp_too_long, DropReason::VxlanMalformed));
+    let mut short_inner = good.clone();
+    short_inner.truncate(50 + 10);
+    short_inner[16..18].copy_from_slice(&46u16.to_be_bytes());
+    short_inner[38..40].copy_from_slice(&26u16.to_be_bytes());
+    fix_ipv4_checksum(&mut short_inner, 14);
+    cases.push((short_inner, DropReason::VxlanMalformed));
+    let mut bad_inner_sum = good.clone();
+    bad_inner_sum[50 + 24] ^= 0xff;
+    cases.push((bad_inner_sum, DropReason::Ipv4BadChecksum));
+    let tagged_inner = echo_request(MAC_R, MAC_J2, Some(5), IP_R, IP_H, 30, 3, 4, 10);
+    cases.push((from_peer(&tagged_inner), DropReason::VlanMismatch));
+    for (frame, reason) in &cases {
+        let before = h.counters.drop_count(*reason);
+        h.rx(PORT_UP, std::slice::from_ref(frame));
+        assert_eq!(h.counters.drop_count(*reason), before + 1, "{reason:?}");
+    }
+    assert_eq!(h.counters.total_drops(), cases.len() as u64);
+    assert_eq!(h.counters.decapsulated, 0);
+    assert_eq!(h.counters.tenants[0].rx_packets, 0);
+    h.assert_quiet(&[PORT_A, PORT_H, PORT_B, PORT_UP]);
+    // Every truncation of a good frame is dropped, never a panic.
+    for n in 0..good.len() {
+        h.rx(PORT_UP, &[good[..n].to_vec()]);
+    }
+    h.assert_quiet(&[PORT_H, PORT_UP]);
+    assert_eq!(h.ports.free_frames(), 512);
+}
+
+#[test]
+fn remote_host_gets_time_exceeded_and_echo_replies_encapsulated_back() {
+    let mut h = Harness::new(substrate_fib(None));
+    let ttl1 = echo_request(MAC_R, MAC_J2, None, IP_R, IP_H, 1, 3, 1, 10);
+    let ttl2 = echo_request(MAC_R, MAC_J2, None, IP_R, IP_H, 2, 3, 2, 10);
+    let ping_gw = echo_request(MAC_R, MAC_J2, None, IP_R, IP_J2, 64, 3, 3, 10);
+    h.rx(PORT_UP, &[from_peer(&ttl1), from_peer(&ttl2), from_peer(&ping_gw)]);
+    // TTL 1 expires at J (R's gateway address), TTL 2 at L; the echo reply comes from J2.
+    let te1 = icmp_frame(MAC_R, MAC_J2, None, IP_J2, IP_R, 1, te(), &quote(&ttl1, 14));
+    let te2 = icmp_frame(MAC_R, MAC_J2, None, IP_L1, IP_R, 3, te(), &quote(&ttl2, 14));
+    let data: Vec<u8> = (0..10u8).collect();
+    let mut reply = icmp_frame(
+        MAC_R,
+        MAC_J2,
+        None,
+        IP_J2,
+        IP_R,
+        5,
+        Icmpv4Type::EchoReply(IcmpEchoHeader { id: 3, seq: 3 }),
+        &data,
+    );
+    fix_ipv4_checksum(&mut reply, 14);
+    assert_eq!(h.tx(PORT_UP), vec![to_peer(2, &te1), to_peer(4, &te2), to_peer(6, &reply)]);
+    h.assert_quiet(&[PORT_A, PORT_H]);
+    assert_eq!(h.counters.drop_count(DropReason::TtlExceeded), 2);
+    assert_eq!((h.counters.icmp_errors, h.counters.echo_replies), (2, 1));
+    assert_eq!(h.counters.ports[PORT_UP.index()].encap_packets, 3);
+}
+
+#[test]
+fn substrate_arp_is_answered_for_our_vtep_and_the_rest_goes_to_the_control_plane() {
+    let mut h = Harness::new(substrate_fib(None));
+    let req = arp_request(MAC_PEER, IP_PEER, IP_VTEP);
+    let other = arp_request(MAC_PEER, IP_PEER, Ipv4Addr::new(172, 16, 0, 200));
+    let mut reply_to_us = arp_request(MAC_PEER, IP_PEER, IP_VTEP);
+    reply_to_us[0..6].copy_from_slice(&MAC_UP.0);
+    reply_to_us[21] = 2;
+    h.rx(PORT_UP, &[req, other.clone(), reply_to_us.clone()]);
+    let expected: Vec<u8> = [
+        &MAC_PEER.0[..],
+        &MAC_UP.0,
+        &[0x08, 0x06, 0x00, 0x01, 0x08, 0x00, 0x06, 0x04, 0x00, 0x02],
+        &MAC_UP.0,
+        &IP_VTEP.octets(),
+        &MAC_PEER.0,
+        &IP_PEER.octets(),
+    ]
+    .concat();
+    assert_eq!(h.tx(PORT_UP), vec![expected]);
+    let got: Vec<(PortId, Vec<u8>)> =
+        std::iter::from_fn(|| h.punt.recv_arp()).map(|e| (e.port, e.frame.as_slice().to_vec())).collect();
+    assert_eq!(got, vec![(PORT_UP, other), (PORT_UP, reply_to_us)]);
+    assert_eq!((h.counters.arp_replies, h.counters.arp_punted), (1, 2));
+    assert_eq!(h.counters.total_drops(), 0);
+    // A full queue never blocks: the frame is counted and dropped.
+    let small = PuntQueues::new(1);
+    let mut h2 = Harness::new(substrate_fib(None));
+    h2.punt = small;
+    h2.rx(PORT_UP, &[arp_request(MAC_PEER, IP_PEER, IP_R), arp_request(MAC_PEER, IP_PEER, IP_S)]);
+    assert_eq!(h2.counters.drop_count(DropReason::ArpQueueFull), 1);
+    assert_eq!(h2.ports.free_frames(), 512);
+}
+
+#[test]
+fn remote_hosts_arp_for_its_gateway_is_answered_encapsulated() {
+    let mut h = Harness::new(substrate_fib(None));
+    let req = arp_request(MAC_R, IP_R, IP_J2);
+    let not_gw = arp_request(MAC_R, IP_R, Ipv4Addr::new(10, 9, 1, 77));
+    let forged = arp_request(MAC_S, IP_R, IP_J2);
+    h.rx(PORT_UP, &[from_peer(&req), from_peer(&not_gw), from_peer(&forged)]);
+    let reply: Vec<u8> = [
+        &MAC_R.0[..],
+        &MAC_J2.0,
+        &[0x08, 0x06, 0x00, 0x01, 0x08, 0x00, 0x06, 0x04, 0x00, 0x02],
+        &MAC_J2.0,
+        &IP_J2.octets(),
+        &MAC_R.0,
+        &IP_R.octets(),
+    ]
+    .concat();
+    assert_eq!(h.tx(PORT_UP), vec![to_peer(1, &reply)]);
+    assert_eq!(h.counters.arp_replies, 1);
+    assert_eq!(h.counters.drop_count(DropReason::ArpNotForUs), 1);
+    assert_eq!(h.counters.drop_count(DropReason::VxlanForgedSource), 1);
+    assert!(h.punt.recv_arp().is_none(), "tenant ARP never reaches the control plane");
 }
 
 #[test]

@@ -106,6 +106,21 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
         self.buffer.as_mut()[field::TPA].copy_from_slice(&a.octets());
     }
 
+    /// Writes a whole Ethernet/IPv4 request "who has `target` tell `sender_ip`" (target
+    /// hardware address zero).
+    pub fn init_request(&mut self, sender_mac: MacAddr, sender_ip: Ipv4Addr, target: Ipv4Addr) {
+        let b = self.buffer.as_mut();
+        put16(b, field::HTYPE, 1);
+        put16(b, field::PTYPE, 0x0800);
+        b[field::HLEN] = 6;
+        b[field::PLEN] = 4;
+        self.set_operation(OP_REQUEST);
+        self.set_sender_hw_addr(sender_mac);
+        self.set_sender_proto_addr(sender_ip);
+        self.set_target_hw_addr(MacAddr::ZERO);
+        self.set_target_proto_addr(target);
+    }
+
     /// Turns a request into the reply "`addr` is at `mac`": the requester becomes the
     /// target, (`mac`, `addr`) the sender.
     pub fn make_reply(&mut self, mac: MacAddr, addr: Ipv4Addr) {

@@ -3,6 +3,12 @@
 //! is transmitted on another without a copy. Copy bind (veth has no zero-copy), need_wakeup,
 //! fill rings topped up, completion rings drained, batched transmit with one wakeup per port
 //! per flush, and only when the kernel asks for it.
+//!
+//! Descriptors are our own [`XskDesc`] (UMEM address of the packet's first byte, length): a
+//! received packet starts after the kernel's 256-byte XDP headroom, and the pipeline moves
+//! that start back (encap, VLAN push) or forward (decap, VLAN pop) within the frame. The TX
+//! ring is produced through our own mapping ([`tx_ring`]) because xsk-rs cannot send a
+//! descriptor whose address it did not hand out.
 
 use std::ffi::CString;
 use std::fmt;
@@ -16,7 +22,10 @@ use xsk_rs::config::{
 };
 use xsk_rs::{CompQueue, FillQueue, RxQueue, Socket, TxQueue, Umem};
 
-pub use xsk_rs::FrameDesc;
+use xsk_rs::FrameDesc;
+
+mod tx_ring;
+use tx_ring::TxRing;
 
 use crate::port::{FrameBuf, Ports};
 use rib::PortId;
@@ -116,6 +125,16 @@ impl Default for XskConfig {
     }
 }
 
+/// A frame descriptor of [`XskPorts`]: where the packet starts in the UMEM (anywhere inside
+/// its frame) and how long it is.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct XskDesc {
+    /// UMEM offset of the packet's first byte.
+    pub addr: u64,
+    /// Packet length in bytes.
+    pub len: u32,
+}
+
 /// One port's socket of a worker, with its own fill and completion rings (the kernel keeps
 /// one pair per device/queue even when the UMEM is shared).
 struct XskSocketPort {
@@ -123,7 +142,9 @@ struct XskSocketPort {
     device: String,
     mode: XdpMode,
     rx: RxQueue,
+    /// Used for `needs_wakeup` and `wakeup` only; descriptors go through `txr`.
     tx: TxQueue,
+    txr: TxRing,
     fill: FillQueue,
     comp: CompQueue,
     /// Frames were produced to the tx ring since the last kick.
@@ -167,7 +188,10 @@ pub struct XskPorts {
     queue_id: u32,
     ring_size: u32,
     frame_capacity: usize,
-    /// Frames owned by userspace and not in use.
+    /// The descriptor of every frame as the UMEM handed it out (packet after the XDP
+    /// headroom), indexed by frame number: what goes to fill rings.
+    frames: Vec<FrameDesc>,
+    /// Frames owned by userspace and not in use (entries of `frames`).
     free: Vec<FrameDesc>,
     ports: Vec<XskSocketPort>,
     /// Scratch space for draining completion rings (no allocation after open).
@@ -299,6 +323,7 @@ impl XskPorts {
             queue_id,
             ring_size: cfg.ring_size,
             frame_capacity: descs.len(),
+            frames: descs.clone(),
             free: Vec::with_capacity(descs.len()),
             ports: Vec::with_capacity(ports.len()),
             scratch: vec![FrameDesc::default(); cfg.ring_size as usize],
@@ -348,12 +373,22 @@ impl XskPorts {
             match unsafe { Socket::new(sock_cfg, &self.umem, &iface, self.queue_id) } {
                 Ok((tx, rx, Some((fill, comp)))) => {
                     set_tx_budget(&tx, TX_BUDGET);
+                    use std::os::fd::AsRawFd;
+                    let txr = TxRing::map(tx.fd().as_raw_fd(), ring.get()).map_err(|source| {
+                        XskError::AttachRefused {
+                            port: name.to_string(),
+                            device: device.to_string(),
+                            mode: attempt,
+                            source,
+                        }
+                    })?;
                     return Ok(XskSocketPort {
                         name: name.to_string(),
                         device: device.to_string(),
                         mode: attempt,
                         rx,
                         tx,
+                        txr,
                         fill,
                         comp,
                         tx_dirty: false,
@@ -455,7 +490,13 @@ impl XskPorts {
                 if n == 0 {
                     break;
                 }
-                self.free.extend_from_slice(&self.scratch[..n]);
+                // A completed address may be anywhere in its frame: free the frame itself.
+                let fs = self.frame_size;
+                for d in &self.scratch[..n] {
+                    if let Some(f) = self.frames.get(d.addr() / fs) {
+                        self.free.push(*f);
+                    }
+                }
                 if n < self.scratch.len() {
                     break;
                 }
@@ -493,7 +534,8 @@ impl XskPorts {
         for p in &mut self.ports {
             // Frames still waiting in the tx ring: new ones, or leftovers of an earlier kick
             // (copy mode sends at most KERNEL_TX_BATCH descriptors per sendto).
-            let mut waiting = (ring - p.tx.nb_free(ring)) as usize;
+            let _ = ring;
+            let mut waiting = p.txr.pending() as usize;
             if !p.tx_dirty && waiting == 0 {
                 continue;
             }
@@ -505,7 +547,7 @@ impl XskPorts {
                 if p.tx.wakeup().is_err() {
                     break;
                 }
-                let now_waiting = (ring - p.tx.nb_free(ring)) as usize;
+                let now_waiting = p.txr.pending() as usize;
                 if now_waiting >= waiting {
                     // The kernel took nothing (busy, or out of completion space): next round.
                     break;
@@ -515,25 +557,31 @@ impl XskPorts {
         }
     }
 
-    /// Checks that `desc` lies inside the UMEM; returns its (offset, length).
+    /// The byte range of `desc`'s packet in the UMEM, clamped into its frame.
     #[inline]
-    fn span(&self, desc: &FrameDesc) -> (usize, usize) {
-        let addr = desc.addr().min(self.umem_len);
-        let len = desc.lengths().data().min(self.umem_len - addr);
-        (addr, len)
+    fn span(&self, desc: &XskDesc) -> (usize, usize) {
+        let addr = (desc.addr as usize).min(self.umem_len);
+        let end = (addr - addr % self.frame_size + self.frame_size).min(self.umem_len);
+        (addr, (desc.len as usize).min(end - addr))
     }
 
-    /// Capacity of the data area of the frame holding `desc`.
+    /// Offset of the frame holding `addr` and the end of that frame.
     #[inline]
-    fn data_capacity(&self, desc: &FrameDesc) -> usize {
-        let fs = self.frame_size;
-        let addr = desc.addr();
-        (addr - addr % fs + fs).saturating_sub(addr)
+    fn frame_bounds(&self, addr: u64) -> Option<(u64, u64)> {
+        let fs = self.frame_size as u64;
+        let start = addr - addr % fs;
+        (start + fs <= self.umem_len as u64).then_some((start, start + fs))
+    }
+
+    /// The frame of `desc` as the UMEM handed it out (for the free list).
+    #[inline]
+    fn frame_of(&self, desc: &XskDesc) -> Option<FrameDesc> {
+        self.frames.get(desc.addr as usize / self.frame_size).copied()
     }
 }
 
 impl FrameBuf for XskPorts {
-    type Desc = FrameDesc;
+    type Desc = XskDesc;
 
     #[inline]
     fn capacity(&self) -> usize {
@@ -542,12 +590,12 @@ impl FrameBuf for XskPorts {
     }
 
     #[inline]
-    fn len(&self, desc: &FrameDesc) -> usize {
-        desc.lengths().data()
+    fn len(&self, desc: &XskDesc) -> usize {
+        desc.len as usize
     }
 
     #[inline]
-    fn data(&self, desc: &FrameDesc) -> &[u8] {
+    fn data(&self, desc: &XskDesc) -> &[u8] {
         let (off, len) = self.span(desc);
         // SAFETY: `base..base+umem_len` is the UMEM mapping, alive as long as `self.umem`;
         // `span` clamps the range into it. Frames owned by the caller are not written by the
@@ -556,7 +604,7 @@ impl FrameBuf for XskPorts {
     }
 
     #[inline]
-    fn data_mut(&mut self, desc: &FrameDesc) -> &mut [u8] {
+    fn data_mut(&mut self, desc: &XskDesc) -> &mut [u8] {
         let (off, len) = self.span(desc);
         // SAFETY: as in `data`; `&mut self` makes this the only live reference handed out by
         // this set, and the caller owns the frame, so the kernel does not touch it.
@@ -564,13 +612,33 @@ impl FrameBuf for XskPorts {
     }
 
     #[inline]
-    fn set_len(&mut self, desc: &mut FrameDesc, len: usize) -> bool {
-        if len > self.data_capacity(desc) || len > self.capacity() {
+    fn set_len(&mut self, desc: &mut XskDesc, len: usize) -> bool {
+        match self.frame_bounds(desc.addr) {
+            Some((_, end)) if desc.addr + len as u64 <= end => {
+                desc.len = len as u32;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    #[inline]
+    fn headroom(&self, desc: &XskDesc) -> usize {
+        self.frame_bounds(desc.addr).map_or(0, |(start, _)| (desc.addr - start) as usize)
+    }
+
+    #[inline]
+    fn adjust_head(&mut self, desc: &mut XskDesc, delta: isize) -> bool {
+        let Some((start, _)) = self.frame_bounds(desc.addr) else { return false };
+        let addr = desc.addr as i64 + delta as i64;
+        let len = desc.len as i64 - delta as i64;
+        if addr < start as i64 || len < 0 {
             return false;
         }
-        // SAFETY: the caller owns `desc`, a frame of this UMEM; only its length changes.
-        unsafe { self.umem.data_mut(desc).cursor().set_pos(len) };
-        desc.lengths().data() == len
+        // The end stays where it was, inside the frame.
+        desc.addr = addr as u64;
+        desc.len = len as u32;
+        true
     }
 }
 
@@ -581,11 +649,16 @@ impl Ports for XskPorts {
     }
 
     #[inline]
-    fn rx_burst(&mut self, port: PortId, out: &mut [FrameDesc]) -> usize {
+    fn rx_burst(&mut self, port: PortId, out: &mut [XskDesc]) -> usize {
         let i = port.index();
         let Some(p) = self.ports.get_mut(i) else { return 0 };
-        // SAFETY: `out` receives descriptors of this UMEM's frames, now owned by the caller.
-        let n = unsafe { p.rx.consume(out) };
+        let want = out.len().min(self.scratch.len());
+        // SAFETY: the scratch entries receive descriptors of this UMEM's frames, now owned by
+        // the caller.
+        let n = unsafe { p.rx.consume(&mut self.scratch[..want]) };
+        for (o, d) in out.iter_mut().zip(&self.scratch[..n]) {
+            *o = XskDesc { addr: d.addr() as u64, len: d.lengths().data() as u32 };
+        }
         if n > 0 {
             p.counters.rx_frames += n as u64;
             self.refill(i);
@@ -594,7 +667,7 @@ impl Ports for XskPorts {
     }
 
     #[inline]
-    fn tx_burst(&mut self, port: PortId, frames: &[FrameDesc]) -> usize {
+    fn tx_burst(&mut self, port: PortId, frames: &[XskDesc]) -> usize {
         let want = frames.len();
         if want == 0 {
             return 0;
@@ -603,17 +676,19 @@ impl Ports for XskPorts {
             self.recycle(frames);
             return 0;
         };
-        let mut room = p.tx.nb_free(want as u32) as usize;
+        let mut room = p.txr.free() as usize;
         if room < want {
             // Copy mode only consumes the tx ring on a kick: kick now and look again.
             p.counters.tx_wakeups += 1;
             let _ = p.tx.wakeup();
-            room = p.tx.nb_free(want as u32) as usize;
+            room = p.txr.free() as usize;
         }
         let n = want.min(room);
-        // SAFETY: the frames are owned by the caller and belong to this UMEM; the kernel owns
-        // them from now until they come back through this port's completion ring.
-        let sent = if n > 0 { unsafe { p.tx.produce(&frames[..n]) } } else { 0 };
+        let descs = frames[..n].iter().map(|d| (d.addr, d.len));
+        // SAFETY: the frames are owned by the caller and belong to this UMEM (`FrameBuf` keeps
+        // every packet inside its frame; the kernel rejects a descriptor that is not); the
+        // kernel owns them from now until they come back through this port's completion ring.
+        let sent = unsafe { p.txr.produce(descs) };
         p.counters.tx_frames += sent as u64;
         if sent > 0 {
             p.tx_dirty = true;
@@ -626,18 +701,19 @@ impl Ports for XskPorts {
     }
 
     #[inline]
-    fn recycle(&mut self, frames: &[FrameDesc]) {
+    fn recycle(&mut self, frames: &[XskDesc]) {
         let room = self.frame_capacity.saturating_sub(self.free.len());
-        self.free.extend_from_slice(&frames[..frames.len().min(room)]);
+        for d in &frames[..frames.len().min(room)] {
+            if let Some(f) = self.frame_of(d) {
+                self.free.push(f);
+            }
+        }
     }
 
     #[inline]
-    fn alloc(&mut self) -> Option<FrameDesc> {
-        let mut d = self.free.pop()?;
-        // SAFETY: the frame is from this UMEM and now owned by the caller; only its length
-        // is reset.
-        unsafe { self.umem.data_mut(&mut d).cursor().set_pos(0) };
-        Some(d)
+    fn alloc(&mut self) -> Option<XskDesc> {
+        let d = self.free.pop()?;
+        Some(XskDesc { addr: d.addr() as u64, len: 0 })
     }
 
     #[inline]

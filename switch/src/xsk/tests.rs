@@ -3,7 +3,7 @@
 //! sharing one UMEM that must carry real pings between two namespaces.
 
 use super::*;
-use crate::port::Ports;
+use crate::port::{FrameBuf, Ports};
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -139,7 +139,10 @@ fn quiet_libxdp() {
     });
 }
 
-fn relay_ping(mode: XdpMode, tag: &str) {
+/// `shift`: the relay moves every packet `shift` bytes back into the headroom before sending
+/// it (same bytes, descriptor address `shift` bytes before where it was received), so the
+/// peer only sees intact frames if TX honours descriptors at any address in a frame.
+fn relay_ping(mode: XdpMode, tag: &str, shift: usize) {
     quiet_libxdp();
     if !is_root() {
         println!("SKIPPED: needs root");
@@ -168,13 +171,23 @@ fn relay_ping(mode: XdpMode, tag: &str) {
         .map(|mut set| {
             let stop = stop.clone();
             std::thread::spawn(move || {
-                let mut batch = vec![FrameDesc::default(); 64];
+                let mut batch = vec![XskDesc::default(); 64];
                 let mut forwarded = 0u64;
                 while !stop.load(Ordering::Relaxed) {
                     let mut got = 0;
                     for port in 0..2u16 {
                         let n = set.rx_burst(PortId(port), &mut batch);
                         got += n;
+                        for d in &mut batch[..n] {
+                            if shift == 0 {
+                                break;
+                            }
+                            let len = set.len(d);
+                            assert!(set.headroom(d) >= 256, "received packets keep the XDP headroom");
+                            assert!(set.adjust_head(d, -(shift as isize)));
+                            set.data_mut(d).copy_within(shift..shift + len, 0);
+                            assert!(set.set_len(d, len));
+                        }
                         // Frames move to the other port untouched: same UMEM, no copy.
                         let sent = set.tx_burst(PortId(1 - port), &batch[..n]);
                         forwarded += sent as u64;
@@ -242,10 +255,15 @@ fn relay_ping(mode: XdpMode, tag: &str) {
 
 #[test]
 fn relay_between_two_ports_generic_mode() {
-    relay_ping(XdpMode::Generic, "g");
+    relay_ping(XdpMode::Generic, "g", 0);
+}
+
+#[test]
+fn relay_sends_packets_from_inside_the_headroom() {
+    relay_ping(XdpMode::Generic, "s", 50);
 }
 
 #[test]
 fn relay_between_two_ports_native_mode() {
-    relay_ping(XdpMode::Native, "n");
+    relay_ping(XdpMode::Native, "n", 0);
 }
