@@ -10,6 +10,7 @@ pub mod logging;
 pub mod ping;
 pub mod processes;
 pub mod route;
+pub mod substrate;
 pub mod vrf;
 
 use crate::session::SessionState;
@@ -56,6 +57,7 @@ pub fn all() -> Vec<CommandDef<Handler>> {
     v.extend(logging::commands());
     v.extend(processes::commands());
     v.extend(ping::commands());
+    v.extend(substrate::commands());
     v
 }
 
