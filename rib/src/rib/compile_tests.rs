@@ -321,6 +321,11 @@ fn remote_host_is_encapsulated_after_the_same_logical_hops() {
     let (path, src, dst) = host_path(fib.lookup(table_of(&t, "z", "J"), h));
     assert_eq!(path.hop_addrs(), &[ip("10.0.0.1"), ip("192.168.100.2")]);
     assert_eq!((src, dst), (mac("00:01:42:cd:11:01"), mac("00:00:7d:a2:34:11")));
+    // L lists H as a neighbour on Gi0/0 wherever H lives.
+    let z = t.tenant_by_name("z").unwrap().id;
+    let n = crate::rib::neighbour_views(&t, z);
+    let hn = n.iter().find(|n| n.router == "L" && n.address == h).expect("H in L's ARP table");
+    assert_eq!((hn.mac, hn.interface.as_str(), hn.local), (mac("00:00:7d:a2:34:11"), "Gi0/0", false));
     // Local hosts are still delivered; tenant y knows nothing of H.
     assert!(matches!(fib.lookup(table_of(&t, "z", "L"), ip("10.0.0.10")), Some(Adjacency::Deliver { .. })));
     assert_eq!(fib.lookup(table_of(&t, "y", "Y"), h), None);

@@ -1,5 +1,7 @@
 //! The RIB thread: the only writer of routes. It owns the validated topology, the routes of
-//! every logical router (connected, static, SPF-computed) and the neighbour table; it takes
+//! every logical router (connected, static, SPF-computed), the neighbour table and the route
+//! manager's substrate state ([`substrate`]: link states, quota flags, learned substrate
+//! neighbours, each tenant's tunnel paths); it takes
 //! [`RibCommand`]s over a channel, batches them, recompiles what changed and publishes a new
 //! FIB snapshot. [`RibHandle`] is the blocking client the shell and tests use.
 //!
