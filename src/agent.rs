@@ -7,8 +7,8 @@
 
 use rib::topology::{PortBinding, Topology};
 use rib::{MacAddr, PortId, RibHandle, TenantId};
-use std::net::Ipv4Addr;
 use std::collections::{HashMap, HashSet};
+use std::net::Ipv4Addr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use switch::punt::PuntQueues;
@@ -49,7 +49,9 @@ impl SubstrateAgent {
             .ports
             .iter()
             .filter_map(|p| match &p.binding {
-                PortBinding::Uplink { address, mac, .. } => Some((p.id, Uplink { address: *address, mac: *mac })),
+                PortBinding::Uplink { address, mac, .. } => {
+                    Some((p.id, Uplink { address: *address, mac: *mac }))
+                }
                 _ => None,
             })
             .collect();
@@ -140,7 +142,11 @@ mod tests {
     #[test]
     fn arp_sender_reads_requests_and_replies_and_refuses_the_rest() {
         let mac = MacAddr([2, 0, 0, 0, 0, 9]);
-        let req = switch::punt::build_arp_request(mac, Ipv4Addr::new(10, 255, 1, 254), Ipv4Addr::new(10, 255, 1, 1));
+        let req = switch::punt::build_arp_request(
+            mac,
+            Ipv4Addr::new(10, 255, 1, 254),
+            Ipv4Addr::new(10, 255, 1, 1),
+        );
         assert_eq!(arp_sender(req.as_slice()), Some((Ipv4Addr::new(10, 255, 1, 254), mac)));
         assert_eq!(arp_sender(&req.as_slice()[..20]), None);
         let mut ip = req.as_slice().to_vec();

@@ -141,9 +141,14 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         cores.len(),
         cores
     );
+    // The overlay's control side: ARP for substrate next hops, fast-path quotas.
+    let mut agent = crate::agent::SubstrateAgent::new(&topo, rib.clone(), workers.punt.clone());
     while !stop.load(Ordering::Relaxed) {
         std::thread::sleep(Duration::from_millis(50));
         workers.tick(args.stats_file.as_deref());
+        if let Some(agent) = agent.as_mut() {
+            agent.tick(std::time::Instant::now(), |t| workers.reader.tenant(t.index()).fast_tx_bytes);
+        }
     }
     eprintln!("vnswitch: stopping");
     drop(shell);
@@ -332,8 +337,14 @@ mod workers {
             for (i, name) in self.port_names.iter().enumerate() {
                 let p = self.reader.port(i);
                 s.push_str(&format!(
-                    "port {name} rx {} rx_bytes {} tx {} tx_bytes {} tx_dropped {}\n",
-                    p.rx_packets, p.rx_bytes, p.tx_packets, p.tx_bytes, p.tx_dropped
+                    "port {name} rx {} rx_bytes {} tx {} tx_bytes {} tx_dropped {} encap {} decap {}\n",
+                    p.rx_packets,
+                    p.rx_bytes,
+                    p.tx_packets,
+                    p.tx_bytes,
+                    p.tx_dropped,
+                    p.encap_packets,
+                    p.decap_packets
                 ));
             }
             for w in self.reader.workers() {

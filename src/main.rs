@@ -2,6 +2,7 @@
 //! appliance (RIB thread, pinned workers on AF_XDP or in-memory ports, stats, shell), `lab`
 //! builds or removes the namespace lab of a topology. The wiring lives in `app`.
 
+mod agent;
 mod app;
 mod lab;
 

@@ -145,13 +145,13 @@ fn two_appliances_carry_one_tenant_across_a_substrate_veth() {
     let dst = dir.path().join("got.bin");
     let mut server = Command::new("ip")
         .args(["netns", "exec", "vns-2-x", "timeout", "20", "sh", "-c"])
-        .arg(format!("nc -l -p 5002 -q 1 > {}", dst.to_string_lossy()))
+        .arg(format!("nc -l -p 5002 > {}", dst.to_string_lossy()))
         .spawn()
         .expect("nc server");
     std::thread::sleep(Duration::from_millis(300));
     let send = ns_exec(
         "vns-2-y",
-        &["sh", "-c", "head -c 300000 /dev/zero | tr '\\0' 'v' | nc -q 1 -w 5 10.30.1.10 5002"],
+        &["sh", "-c", "head -c 300000 /dev/zero | tr '\\0' 'v' | nc -N -w 10 10.30.1.10 5002"],
         20,
     );
     let _ = server.wait();
