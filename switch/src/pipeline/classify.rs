@@ -200,11 +200,20 @@ fn decap_one<B: FrameBuf>(
         .binary_search_by_key(&(tenant, src_ip), |h| (h.tenant, h.ip))
         .map_err(|_| DropReason::VxlanForgedSource)?;
     let host = &fib.remote_hosts[idx];
-    if host.node != node || host.mac != src_mac {
+    if host.node != node {
         return Err(DropReason::VxlanForgedSource);
     }
     let broadcast_arp = meta.l3 == L3::Arp && meta.dst_mac == MacAddr::BROADCAST;
-    if meta.dst_mac != host.gateway_mac && !broadcast_arp {
+    if meta.dst_mac == host.gateway_mac || broadcast_arp {
+        // A host's own frame to its gateway: it must carry the host's MAC.
+        if host.mac != src_mac {
+            return Err(DropReason::VxlanForgedSource);
+        }
+    } else if meta.l3 == L3::Ipv4 {
+        // Routed by a peer appliance (router MAC to host MAC): forward checks it is exactly
+        // the delivery this appliance would make.
+        meta.prerouted = true;
+    } else {
         return Err(DropReason::NotOurMac);
     }
     meta.tenant = tenant;

@@ -51,6 +51,10 @@ pub fn run<B: FrameBuf>(
             batch.meta[i].drop(DropReason::UnknownEthertype);
             continue;
         }
+        if m.prerouted {
+            batch.meta[i].verdict = prerouted(pl, buf, &mut batch.desc[i], m, ctx, fib, counters, now);
+            continue;
+        }
         if let (Some(r), None) = (&last, m.vlan) {
             if r.adj == m.adj && r.table == m.table && r.ttl_in == m.ttl {
                 batch.meta[i].verdict = r.apply(buf, &batch.desc[i], m.l3_off as usize);
@@ -110,6 +114,37 @@ pub fn run<B: FrameBuf>(
             }
         };
         batch.meta[i].verdict = verdict;
+    }
+}
+
+/// A frame a peer appliance already routed (see [`super::Meta::prerouted`]): delivered with
+/// its TTL as it is when the lookup gives a local delivery whose MACs are the frame's, so
+/// nothing but what this appliance would send itself gets through; anything else is forged.
+#[allow(clippy::too_many_arguments)]
+fn prerouted<B: FrameBuf>(
+    pl: &mut Pipeline,
+    buf: &mut B,
+    desc: &mut B::Desc,
+    m: &Meta,
+    ctx: &IngressCtx,
+    fib: &FibSnapshot,
+    counters: &mut WorkerCounters,
+    now: Instant,
+) -> Verdict {
+    let adj = if m.adj == NO_ADJ {
+        None
+    } else {
+        fib.table(m.table).and_then(|t| t.adjacencies.get(m.adj as usize))
+    };
+    match adj {
+        Some(Adjacency::Deliver { port, vlan, src_mac, dst_mac, .. })
+            if *src_mac == m.src_mac && *dst_mac == m.dst_mac =>
+        {
+            let frame_ctx = ctx.for_frame(m, fib);
+            let mut f = Frame { pl, buf, desc, m, ctx: &frame_ctx, fib, counters, now };
+            f.deliver(fib, *port, *vlan, *src_mac, *dst_mac, &HopPath::EMPTY)
+        }
+        _ => Verdict::Drop(DropReason::VxlanForgedSource),
     }
 }
 

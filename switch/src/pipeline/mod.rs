@@ -87,6 +87,10 @@ pub struct Meta {
     /// For a frame decapsulated on an uplink: index of its source host in
     /// `FibSnapshot::remote_hosts` (where it enters the virtual network); else [`NO_REMOTE`].
     pub remote: u32,
+    /// A frame from a peer appliance that already crossed the logical routers there (inner
+    /// MACs of a delivery, not of a host-to-gateway frame): [`forward`] delivers it unchanged
+    /// when it is exactly what this appliance would deliver, else drops it as forged.
+    pub prerouted: bool,
 }
 
 impl Default for Meta {
@@ -111,6 +115,7 @@ impl Meta {
         table: TableId(0),
         adj: NO_ADJ,
         remote: NO_REMOTE,
+        prerouted: false,
     };
 
     #[inline]

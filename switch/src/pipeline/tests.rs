@@ -517,6 +517,22 @@ fn frame_from_remote_host_is_decapsulated_in_place_and_routed_from_its_gateway()
 }
 
 #[test]
+fn frame_routed_by_a_peer_appliance_is_delivered_as_it_is() {
+    let mut h = Harness::new(substrate_fib(None));
+    // The peer appliance already crossed J and L: L's MAC to H's, TTL 28.
+    let routed = echo_request(MAC_L0, MAC_H, None, IP_R, IP_H, 28, 3, 4, 10);
+    h.rx(PORT_UP, &[from_peer(&routed)]);
+    assert_eq!(h.tx(PORT_H), vec![routed]);
+    assert_eq!(h.counters.total_drops(), 0);
+    // The same with another router MAC, or to a host that is not local, is forged.
+    let wrong_router = echo_request(MAC_J0, MAC_H, None, IP_R, IP_H, 28, 3, 4, 10);
+    let not_local = echo_request(MAC_L0, MAC_H, None, IP_R, Ipv4Addr::new(10, 9, 9, 9), 28, 3, 4, 10);
+    h.rx(PORT_UP, &[from_peer(&wrong_router), from_peer(&not_local)]);
+    assert!(h.tx(PORT_H).is_empty());
+    assert_eq!(h.counters.drop_count(DropReason::VxlanForgedSource), 2);
+}
+
+#[test]
 fn hostile_vxlan_is_dropped_under_named_reasons() {
     let mut h = Harness::new(substrate_fib(None));
     let good_inner = echo_request(MAC_R, MAC_J2, None, IP_R, IP_H, 30, 3, 4, 10);
@@ -548,9 +564,11 @@ fn hostile_vxlan_is_dropped_under_named_reasons() {
     for f in forged {
         cases.push((from_peer(&f), DropReason::VxlanForgedSource));
     }
+    // Not to its gateway: taken as routed by a peer appliance, but it is not the delivery
+    // this appliance would make (wrong router MAC), so it is forged.
     cases.push((
         from_peer(&echo_request(MAC_R, MAC_J0, None, IP_R, IP_H, 30, 3, 4, 10)),
-        DropReason::NotOurMac,
+        DropReason::VxlanForgedSource,
     ));
     let mut wrong_mac = good.clone();
     wrong_mac[0..6].copy_from_slice(&MAC_J0.0);
@@ -600,8 +618,9 @@ fn hostile_vxlan_is_dropped_under_named_reasons() {
         assert_eq!(h.counters.drop_count(*reason), before + 1, "{reason:?}");
     }
     assert_eq!(h.counters.total_drops(), cases.len() as u64);
-    assert_eq!(h.counters.decapsulated, 0);
-    assert_eq!(h.counters.tenants[0].rx_packets, 0);
+    // Only the "routed by a peer" candidate passed decapsulation (forward then refused it).
+    assert_eq!(h.counters.decapsulated, 1);
+    assert_eq!(h.counters.tenants[0].rx_packets, 1);
     h.assert_quiet(&[PORT_A, PORT_H, PORT_B, PORT_UP]);
     // Every truncation of a good frame is dropped, never a panic.
     for n in 0..good.len() {
