@@ -428,6 +428,8 @@ mod workers {
                         tx_bytes: p.tx_bytes,
                         rx_broadcast: p.rx_broadcast,
                         drops: p.tx_dropped,
+                        encap_packets: p.encap_packets,
+                        decap_packets: p.decap_packets,
                     }
                 })
                 .collect()

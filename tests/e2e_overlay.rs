@@ -318,9 +318,21 @@ fn overlay_ping_tcp_and_traceroute_reach_the_remote_host_through_a_linux_vtep() 
     let tenant = o.cli("p-ops", "p-ops", &["show ip route", "show substrate"]);
     assert!(tenant.contains("10.10.2.0/24"), "{tenant}");
     assert!(!tenant.contains("10.255.") && !tenant.contains("vns-") && !tenant.contains("upf"), "{tenant}");
-    let admin = o.cli("admin", "vnswitch", &["show substrate", "show substrate paths tenant p"]);
+    let admin = o.cli(
+        "admin",
+        "vnswitch",
+        &["show substrate", "show substrate paths tenant p", "show interfaces upf"],
+    );
     assert!(admin.contains("sw1-fast") && admin.contains("slow-remote"), "{admin}");
     assert!(admin.contains("fast"), "{admin}");
+    // show interfaces counts the uplink's encapsulations and decapsulations.
+    let encaps: u64 = admin
+        .lines()
+        .find_map(|l| l.trim().strip_suffix(" packets decapsulated"))
+        .and_then(|l| l.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(encaps > 3, "{admin}");
 }
 
 #[test]

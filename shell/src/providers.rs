@@ -39,6 +39,10 @@ pub struct PortCounters {
     pub tx_bytes: u64,
     pub rx_broadcast: u64,
     pub drops: u64,
+    /// Uplinks: frames VXLAN-encapsulated to leave on the port.
+    pub encap_packets: u64,
+    /// Uplinks: frames decapsulated from the port into a tenant's network.
+    pub decap_packets: u64,
 }
 
 /// Aggregated statistics, readable from any thread.

@@ -122,13 +122,19 @@ fn show_interfaces(ex: &mut Exec<'_>, args: &Args) -> CmdResult {
                 ));
                 ex.line(format!("  Internet address is {}/{}", g.address, g.subnet.len()));
             }
-            (None, PortBinding::Uplink { address, .. }) => {
-                ex.line("  Description: substrate uplink");
-                ex.line(format!("  Internet address is {address}/32"));
+            (None, PortBinding::Uplink { address, prefix_len, gateway, link, .. }) => {
+                let link = link.as_deref().unwrap_or("-");
+                let hop = gateway.map(|g| format!("next hop {g}")).unwrap_or_else(|| "VTEPs on-link".into());
+                ex.line(format!("  Description: substrate uplink, link {link}, {hop}"));
+                ex.line(format!("  Internet address is {address}/{prefix_len}"));
             }
             _ => {}
         }
-        ex.line("  MTU 1500 bytes, BW 10000000 Kbit/sec, DLY 10 usec, ");
+        let mtu = match &p.binding {
+            PortBinding::Uplink { mtu, .. } => *mtu,
+            _ => 1500,
+        };
+        ex.line(format!("  MTU {mtu} bytes, BW 10000000 Kbit/sec, DLY 10 usec, "));
         ex.line("     reliability 255/255, txload 1/255, rxload 1/255");
         match &p.binding {
             PortBinding::Access { vlan: Some(v), .. } => {
@@ -146,6 +152,12 @@ fn show_interfaces(ex: &mut Exec<'_>, args: &Args) -> CmdResult {
         ex.line(format!("     0 input errors, {} dropped", c.drops));
         ex.line(format!("     {} packets output, {} bytes, 0 underruns", c.tx_packets, c.tx_bytes));
         ex.line("     0 output errors, 0 collisions, 0 interface resets");
+        if matches!(p.binding, PortBinding::Uplink { .. }) {
+            ex.line(format!(
+                "     {} packets encapsulated (VXLAN), {} packets decapsulated",
+                c.encap_packets, c.decap_packets
+            ));
+        }
     }
     Ok(())
 }
