@@ -530,11 +530,9 @@ impl XskPorts {
     /// Kicks the kernel for every port that got frames since the last kick and asks for it.
     #[inline]
     fn kick_tx(&mut self) {
-        let ring = self.ring_size;
         for p in &mut self.ports {
             // Frames still waiting in the tx ring: new ones, or leftovers of an earlier kick
             // (copy mode sends at most KERNEL_TX_BATCH descriptors per sendto).
-            let _ = ring;
             let mut waiting = p.txr.pending() as usize;
             if !p.tx_dirty && waiting == 0 {
                 continue;
