@@ -393,6 +393,43 @@ mod tests {
     }
 
     #[test]
+    fn adjust_head_prepends_into_the_headroom_and_strips_without_moving_bytes() {
+        let mut p = MemPorts::with_sizes(1, 2, 128, 4);
+        p.inject(PortId(0), &[1, 2, 3, 4, 5, 6]).unwrap();
+        let mut b = [MemDesc::default(); 1];
+        assert_eq!(p.rx_burst(PortId(0), &mut b), 1);
+        let mut d = b[0];
+        assert_eq!((p.headroom(&d), d.off as usize), (DEFAULT_HEADROOM, DEFAULT_HEADROOM));
+        // Prepend 3 bytes: the old bytes stay where they are, behind the new ones.
+        assert!(p.adjust_head(&mut d, -3));
+        assert_eq!((p.headroom(&d), p.len(&d)), (DEFAULT_HEADROOM - 3, 9));
+        p.data_mut(&d)[..3].copy_from_slice(&[7, 8, 9]);
+        assert_eq!(p.data(&d), &[7, 8, 9, 1, 2, 3, 4, 5, 6]);
+        // Strip 5: starts at the old third byte.
+        assert!(p.adjust_head(&mut d, 5));
+        assert_eq!(p.data(&d), &[3, 4, 5, 6]);
+        // Out of the frame or past the end: refused, nothing changes.
+        let before = d;
+        assert!(!p.adjust_head(&mut d, 5));
+        assert!(!p.adjust_head(&mut d, -(DEFAULT_HEADROOM as isize) - 3));
+        assert_eq!(d, before);
+        let room = p.headroom(&d) as isize;
+        assert!(p.adjust_head(&mut d, -room));
+        assert_eq!(p.headroom(&d), 0);
+        // Growing at the end is bounded by the frame's end, wherever the start is.
+        assert!(p.set_len(&mut d, DEFAULT_HEADROOM + 128));
+        assert!(!p.set_len(&mut d, DEFAULT_HEADROOM + 129));
+        assert_eq!(p.data(&d).len(), DEFAULT_HEADROOM + 128);
+        // Frames do not overlap: the second frame's bytes are untouched by the first's.
+        p.inject(PortId(0), &[0xaa; 128]).unwrap();
+        p.data_mut(&d).fill(0x55);
+        let n = p.rx_burst(PortId(0), &mut b);
+        assert_eq!(p.data(&b[..n][0]), &[0xaa; 128][..]);
+        p.recycle(&[d, b[0]]);
+        assert_eq!(p.free_frames(), 2);
+    }
+
+    #[test]
     fn full_rings_and_unknown_ports_recycle() {
         let mut p = MemPorts::with_sizes(1, 8, 64, 2);
         p.inject(PortId(0), &[0; 10]).unwrap();

@@ -373,6 +373,34 @@ mod tests {
     use super::*;
 
     #[test]
+    fn arp_request_builder_and_control_queues() {
+        let mac = MacAddr([0x02, 0, 0, 0, 0, 1]);
+        let f = build_arp_request(mac, Ipv4Addr::new(172, 16, 0, 1), Ipv4Addr::new(172, 16, 0, 254));
+        let expected: Vec<u8> = [
+            &[0xff; 6][..],
+            &mac.0,
+            &[0x08, 0x06, 0x00, 0x01, 0x08, 0x00, 0x06, 0x04, 0x00, 0x01],
+            &mac.0,
+            &[172, 16, 0, 1],
+            &[0; 6],
+            &[172, 16, 0, 254],
+        ]
+        .concat();
+        assert_eq!(f.as_slice(), &expected[..]);
+        let q = PuntQueues::new(1);
+        assert_eq!(q.send_raw(PortId(3), &[0; 10]), Err(ControlTxError::BadLength(10)));
+        assert_eq!(
+            q.send_raw(PortId(3), &[0; QUEUED_FRAME_LEN + 1]),
+            Err(ControlTxError::BadLength(QUEUED_FRAME_LEN + 1))
+        );
+        assert_eq!(q.send_raw(PortId(3), f.as_slice()), Ok(()));
+        assert_eq!(q.send_raw(PortId(3), f.as_slice()), Err(ControlTxError::QueueFull));
+        let e = q.control_tx.pop().unwrap();
+        assert_eq!((e.port, e.frame.as_slice()), (PortId(3), &expected[..]));
+        assert!(q.recv_arp().is_none());
+    }
+
+    #[test]
     fn echo_probe_is_a_valid_packet() {
         let f = build_echo(Ipv4Addr::new(10, 0, 0, 1), Ipv4Addr::new(10, 1, 5, 7), 3, 0xf001, 9);
         let bytes = f.as_slice();

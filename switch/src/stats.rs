@@ -607,6 +607,34 @@ mod tests {
     }
 
     #[test]
+    fn overlay_counters_are_summed_and_cleared_by_the_reader() {
+        let (mut p0, c0) = channel(0, 4);
+        let (mut p1, c1) = channel(1, 4);
+        let (mut collector, reader) = StatsCollector::new(vec![c0, c1]);
+        let t0 = Instant::now();
+        let mut w0 = WorkerCounters::ZERO;
+        w0.port_mut(3).encap_packets = 4;
+        w0.port_mut(3).decap_packets = 1;
+        w0.tenant_mut(0).fast_tx_bytes = 400;
+        w0.arp_punted = 2;
+        let mut w1 = WorkerCounters::ZERO;
+        w1.port_mut(3).encap_packets = 6;
+        w1.tenant_mut(0).fast_tx_bytes = 600;
+        w1.control_tx = 1;
+        assert!(p0.publish(&w0, t0, false) && p1.publish(&w1, t0, false));
+        collector.poll();
+        assert_eq!((reader.port(3).encap_packets, reader.port(3).decap_packets), (10, 1));
+        assert_eq!(reader.tenant(0).fast_tx_bytes, 1000);
+        assert_eq!((reader.totals().arp_punted, reader.totals().control_tx), (2, 1));
+        reader.clear();
+        w0.tenant_mut(0).fast_tx_bytes = 450;
+        assert!(p0.publish(&w0, t0 + Duration::from_millis(200), false));
+        collector.poll();
+        assert_eq!(reader.tenant(0).fast_tx_bytes, 50);
+        assert_eq!(reader.port(3).encap_packets, 0);
+    }
+
+    #[test]
     fn full_ring_loses_snapshots_without_blocking() {
         let (mut p, mut c) = channel(0, 1);
         let w = WorkerCounters::ZERO;

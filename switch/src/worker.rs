@@ -337,6 +337,7 @@ impl<P: Ports> Worker<P> {
 mod tests {
     use super::*;
     use crate::port::{FrameBuf, MemPorts};
+    use crate::punt::PuntQueues;
     use crate::stats::{channel, StatsCollector};
     use crate::testkit::*;
 
@@ -385,6 +386,39 @@ mod tests {
         collector.poll();
         assert_eq!(reader.received(), 1, "first round published, later ones within the interval did not");
         let _ = w.ports().capacity();
+    }
+
+    #[test]
+    fn control_plane_frames_are_sent_as_they_are_on_their_port() {
+        let fib = Arc::new(FibCell::new(Arc::new(substrate_fib(None))));
+        let (publisher, _consumer) = channel(0, 8);
+        let stop = Arc::new(AtomicBool::new(false));
+        let queues = PuntQueues::new(8);
+        let mut w = Worker::new(
+            WorkerConfig::new(0),
+            MemPorts::new(4, 64),
+            fib,
+            publisher,
+            Some(queues.clone()),
+            stop,
+        );
+        let req = crate::punt::build_arp_request(MAC_UP, IP_VTEP, IP_PEER);
+        queues.send_raw(PORT_UP, req.as_slice()).unwrap();
+        queues.send_raw(PortId(9), req.as_slice()).unwrap();
+        assert_eq!(w.poll_once(Instant::now()), 2);
+        assert_eq!(w.ports_mut().take_tx(PORT_UP), vec![arp_request(MAC_UP, IP_VTEP, IP_PEER)]);
+        let c = w.counters();
+        assert_eq!((c.control_tx, c.ports[PORT_UP.index()].tx_packets), (1, 1));
+        assert_eq!(c.drop_count(crate::pipeline::DropReason::EgressUnknown), 1, "port 9 is not served");
+        // The neighbour's answer goes to the control plane with its port.
+        let mut reply = arp_request(MAC_PEER, IP_PEER, IP_VTEP);
+        reply[0..6].copy_from_slice(&MAC_UP.0);
+        reply[21] = 2;
+        w.ports_mut().inject(PORT_UP, &reply).unwrap();
+        assert_eq!(w.poll_once(Instant::now()), 1);
+        let got = queues.recv_arp().expect("reply punted");
+        assert_eq!((got.port, got.frame.as_slice()), (PORT_UP, &reply[..]));
+        assert_eq!(w.ports().free_frames(), 64);
     }
 
     #[test]

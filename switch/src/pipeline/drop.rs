@@ -6,7 +6,8 @@ macro_rules! drop_reasons {
     ($( $(#[$doc:meta])* $variant:ident => $name:literal, $desc:literal; )*) => {
         /// Why a frame was dropped. Each received frame is counted at most once: either it is
         /// forwarded, or consumed as a request (ARP/echo, counted in `arp_replies` /
-        /// `echo_replies`) or punted, or counted under exactly one reason here — including
+        /// `echo_replies`) or punted (`punted`, uplink ARP in `arp_punted`), or counted under
+        /// exactly one reason here — including
         /// the reasons whose description says an ICMP error was sent in its place.
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
         #[repr(u8)]

@@ -111,6 +111,9 @@ const _: () = assert!(BATCH <= 64);
 
 #[inline]
 fn add_tenant_tx(counters: &mut WorkerCounters, (tenant, packets, bytes): (TenantId, u64, u64)) {
+    if tenant == super::NO_TENANT {
+        return;
+    }
     let t = counters.tenant_mut(tenant.index());
     t.tx_packets += packets;
     t.tx_bytes += bytes;

@@ -34,6 +34,10 @@ pub const BATCH: usize = 64;
 /// Adjacency index meaning "lookup missed" (or not looked up).
 pub const NO_ADJ: u32 = u32::MAX;
 
+/// [`Meta::tenant`] of a frame of no tenant (substrate ARP on an uplink): not counted per
+/// tenant.
+pub const NO_TENANT: TenantId = TenantId(u16::MAX);
+
 /// [`Meta::remote`] of a frame that did not come from a remote host.
 pub const NO_REMOTE: u32 = u32::MAX;
 
@@ -79,7 +83,7 @@ pub struct Meta {
     pub dst: Ipv4Addr,
     pub ttl: u8,
     pub proto: u8,
-    /// Set by [`classify`].
+    /// Set by [`classify`] ([`NO_TENANT`] until then, and for substrate frames).
     pub tenant: TenantId,
     pub table: TableId,
     /// Adjacency index in `table`, set by [`lookup`] ([`NO_ADJ`] on a miss).
@@ -111,7 +115,7 @@ impl Meta {
         dst: Ipv4Addr::UNSPECIFIED,
         ttl: 0,
         proto: 0,
-        tenant: TenantId(0),
+        tenant: NO_TENANT,
         table: TableId(0),
         adj: NO_ADJ,
         remote: NO_REMOTE,

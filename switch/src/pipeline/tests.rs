@@ -684,6 +684,8 @@ fn substrate_arp_is_answered_for_our_vtep_and_the_rest_goes_to_the_control_plane
     assert_eq!(got, vec![(PORT_UP, other), (PORT_UP, reply_to_us)]);
     assert_eq!((h.counters.arp_replies, h.counters.arp_punted), (1, 2));
     assert_eq!(h.counters.total_drops(), 0);
+    assert_eq!(h.counters.tenants[0], Default::default(), "substrate ARP is no tenant's traffic");
+    assert_eq!(h.counters.ports[PORT_UP.index()].tx_packets, 1);
     // A full queue never blocks: the frame is counted and dropped.
     let small = PuntQueues::new(1);
     let mut h2 = Harness::new(substrate_fib(None));

@@ -530,11 +530,9 @@ impl XskPorts {
     /// Kicks the kernel for every port that got frames since the last kick and asks for it.
     #[inline]
     fn kick_tx(&mut self) {
-        let ring = self.ring_size;
         for p in &mut self.ports {
             // Frames still waiting in the tx ring: new ones, or leftovers of an earlier kick
             // (copy mode sends at most KERNEL_TX_BATCH descriptors per sendto).
-            let _ = ring;
             let mut waiting = p.txr.pending() as usize;
             if !p.tx_dirty && waiting == 0 {
                 continue;
@@ -629,10 +627,12 @@ impl FrameBuf for XskPorts {
 
     #[inline]
     fn adjust_head(&mut self, desc: &mut XskDesc, delta: isize) -> bool {
-        let Some((start, _)) = self.frame_bounds(desc.addr) else { return false };
+        let Some((start, end)) = self.frame_bounds(desc.addr) else { return false };
         let addr = desc.addr as i64 + delta as i64;
         let len = desc.len as i64 - delta as i64;
-        if addr < start as i64 || len < 0 {
+        // The start stays inside the frame (strictly before its end, so the address still
+        // names this frame when it is recycled).
+        if addr < start as i64 || addr >= end as i64 || len < 0 {
             return false;
         }
         // The end stays where it was, inside the frame.
