@@ -1,7 +1,8 @@
 //! End-to-end: the real `vnswitch` binary on AF_XDP ports against a namespace lab built from
 //! the default topology (hosts A and H of tenant z behind logical routers J and L, host B of
 //! tenant y reusing A's address). Real ping, traceroute, tcpdump, nc and raw sockets in the
-//! namespaces are the peers. Needs root; prints SKIPPED otherwise.
+//! namespaces are the peers. Needs root: marked `#[ignore]`, so without root they count as skipped;
+//! `sudo scripts/test` runs them with `--include-ignored`.
 
 mod common;
 
@@ -11,10 +12,9 @@ use std::time::Duration;
 const J_MAC: &str = "00:01:42:09:88:73";
 
 #[test]
+#[ignore = "needs root: network namespaces, AF_XDP (sudo scripts/test runs it)"]
 fn ping_a_to_h_crosses_two_logical_routers() {
-    if !root_or_skip("ping_a_to_h_crosses_two_logical_routers") {
-        return;
-    }
+    require_root("ping_a_to_h_crosses_two_logical_routers");
     let app = Appliance::start("pg", &[]);
     let n = app.names.clone();
     let cap = Capture::start(&n.ns_h, true, "icmp");
@@ -37,10 +37,9 @@ fn ping_a_to_h_crosses_two_logical_routers() {
 }
 
 #[test]
+#[ignore = "needs root: network namespaces, AF_XDP (sudo scripts/test runs it)"]
 fn traceroute_shows_j_then_l_then_h() {
-    if !root_or_skip("traceroute_shows_j_then_l_then_h") {
-        return;
-    }
+    require_root("traceroute_shows_j_then_l_then_h");
     let app = Appliance::start("tr", &[]);
     let n = app.names.clone();
     let out = app.exec(&n.ns_a, &["traceroute", "-n", "-q", "1", "-w", "2", "-m", "6", "10.1.5.7"], 40);
@@ -66,10 +65,9 @@ fn traceroute_shows_j_then_l_then_h() {
 }
 
 #[test]
+#[ignore = "needs root: network namespaces, AF_XDP (sudo scripts/test runs it)"]
 fn gateway_answers_ping_and_arp_with_j_mac() {
-    if !root_or_skip("gateway_answers_ping_and_arp_with_j_mac") {
-        return;
-    }
+    require_root("gateway_answers_ping_and_arp_with_j_mac");
     let app = Appliance::start("gw", &[]);
     let n = app.names.clone();
     let out = app.exec(&n.ns_a, &["ping", "-c", "3", "-i", "0.3", "-W", "2", "10.0.0.1"], 20);
@@ -81,10 +79,9 @@ fn gateway_answers_ping_and_arp_with_j_mac() {
 }
 
 #[test]
+#[ignore = "needs root: network namespaces, AF_XDP (sudo scripts/test runs it)"]
 fn tenant_y_never_reaches_h() {
-    if !root_or_skip("tenant_y_never_reaches_h") {
-        return;
-    }
+    require_root("tenant_y_never_reaches_h");
     let app = Appliance::start("is", &[]);
     let n = app.names.clone();
     // Everything that enters H during B's attempts (A stays silent meanwhile).
@@ -114,10 +111,9 @@ fn tenant_y_never_reaches_h() {
 }
 
 #[test]
+#[ignore = "needs root: network namespaces, AF_XDP (sudo scripts/test runs it)"]
 fn tcp_transfer_a_to_h_delivers_exact_bytes() {
-    if !root_or_skip("tcp_transfer_a_to_h_delivers_exact_bytes") {
-        return;
-    }
+    require_root("tcp_transfer_a_to_h_delivers_exact_bytes");
     let app = Appliance::start("tc", &[]);
     let n = app.names.clone();
     let src = app.dir.path().join("payload.bin");
@@ -157,10 +153,9 @@ fn tcp_transfer_a_to_h_delivers_exact_bytes() {
 }
 
 #[test]
+#[ignore = "needs root: network namespaces, AF_XDP (sudo scripts/test runs it)"]
 fn malformed_frames_are_counted_and_forwarding_goes_on() {
-    if !root_or_skip("malformed_frames_are_counted_and_forwarding_goes_on") {
-        return;
-    }
+    require_root("malformed_frames_are_counted_and_forwarding_goes_on");
     let app = Appliance::start("mf", &[]);
     let n = app.names.clone();
     // Warm up (ARP for J) and let a stats snapshot land.
@@ -205,10 +200,9 @@ fn malformed_frames_are_counted_and_forwarding_goes_on() {
 }
 
 #[test]
+#[ignore = "needs root: network namespaces, AF_XDP (sudo scripts/test runs it)"]
 fn sigterm_stops_cleanly_and_removes_the_lab() {
-    if !root_or_skip("sigterm_stops_cleanly_and_removes_the_lab") {
-        return;
-    }
+    require_root("sigterm_stops_cleanly_and_removes_the_lab");
     let mut app = Appliance::start("st", &[]);
     let n = app.names.clone();
     assert!(std::path::Path::new("/sys/class/net").join(&n.dev_a).exists());

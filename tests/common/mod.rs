@@ -11,14 +11,13 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-/// True when running as root; otherwise prints the skip notice.
-pub fn root_or_skip(test: &str) -> bool {
+/// Root-only tests are marked `#[ignore = "needs root: …"]` (so that without root they count as
+/// skipped, not passed) and call this first: run explicitly without root (`--ignored`), they fail
+/// with a clear message instead of passing without testing anything.
+pub fn require_root(test: &str) {
     // SAFETY: geteuid has no preconditions and cannot fail.
     let root = unsafe { libc::geteuid() } == 0;
-    if !root {
-        println!("SKIPPED: {test} needs root (network namespaces, AF_XDP)");
-    }
-    root
+    assert!(root, "{test} needs root (network namespaces, AF_XDP): run sudo scripts/test");
 }
 
 /// End-to-end tests share two cores: run them one at a time within a test binary.

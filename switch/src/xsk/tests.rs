@@ -94,11 +94,9 @@ fn missing_device_is_a_clear_error_naming_the_port() {
 }
 
 #[test]
+#[ignore = "needs root: network namespaces and veth queues"]
 fn missing_queue_is_a_clear_error() {
-    if !is_root() {
-        println!("SKIPPED: needs root");
-        return;
-    }
+    assert!(is_root(), "needs root (AF_XDP, network namespaces): run sudo scripts/test");
     let base = unique("q");
     let _lab = NsVeth::new(&format!("{base}n"), &format!("{base}o"), "10.99.9.1/24", 1);
     let err = XskPorts::open(&[("p".into(), format!("{base}o"))], 3, &XskConfig::default())
@@ -144,10 +142,7 @@ fn quiet_libxdp() {
 /// peer only sees intact frames if TX honours descriptors at any address in a frame.
 fn relay_ping(mode: XdpMode, tag: &str, shift: usize) {
     quiet_libxdp();
-    if !is_root() {
-        println!("SKIPPED: needs root");
-        return;
-    }
+    assert!(is_root(), "needs root (AF_XDP, network namespaces): run sudo scripts/test");
     let base = unique(tag);
     let (ns1, ns2) = (format!("{base}a"), format!("{base}b"));
     let (d1, d2) = (format!("{base}A"), format!("{base}B"));
@@ -254,6 +249,7 @@ fn relay_ping(mode: XdpMode, tag: &str, shift: usize) {
 }
 
 #[test]
+#[ignore = "needs root: AF_XDP sockets and network namespaces"]
 fn relay_between_two_ports_generic_mode() {
     relay_ping(XdpMode::Generic, "g", 0);
 }
@@ -264,6 +260,7 @@ fn relay_sends_packets_from_inside_the_headroom() {
 }
 
 #[test]
+#[ignore = "needs root: AF_XDP sockets and network namespaces"]
 fn relay_between_two_ports_native_mode() {
     relay_ping(XdpMode::Native, "n", 0);
 }
