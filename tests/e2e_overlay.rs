@@ -3,12 +3,13 @@
 //! `vns-ov-s`, transit routers `vns-fast` / `vns-slow`, the VTEP `vns-remote` with one Linux
 //! `vxlan` device per VNI bridged to `vns-ov-rp` / `vns-ov-rs`). Real ping, traceroute, nc and
 //! tcpdump are the peers; the shell is driven by the real telnet client through expect.
-//! Needs root; prints SKIPPED otherwise. The lab's names are fixed by the topology, so these
+//! Needs root: marked `#[ignore]`, so without root they count as skipped; `sudo scripts/test`
+//! runs them with `--include-ignored`. The lab's names are fixed by the topology, so these
 //! tests run one at a time and remove every namespace and device by name, also on failure.
 
 mod common;
 
-use common::{ns_exec, root_or_skip, stat_value, text};
+use common::{ns_exec, require_root, stat_value, text};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -245,10 +246,9 @@ fn wait_for_path(o: &Overlay, ns: &str) {
 }
 
 #[test]
+#[ignore = "needs root: network namespaces, AF_XDP (sudo scripts/test runs it)"]
 fn overlay_ping_tcp_and_traceroute_reach_the_remote_host_through_a_linux_vtep() {
-    if !root_or_skip("overlay_ping_tcp_and_traceroute_reach_the_remote_host_through_a_linux_vtep") {
-        return;
-    }
+    require_root("overlay_ping_tcp_and_traceroute_reach_the_remote_host_through_a_linux_vtep");
     let o = Overlay::start(|t| t);
     wait_for_path(&o, "vns-ov-p");
     // Ping, with the VXLAN of tenant p's VNI on the fast plane's wire.
@@ -336,10 +336,9 @@ fn overlay_ping_tcp_and_traceroute_reach_the_remote_host_through_a_linux_vtep() 
 }
 
 #[test]
+#[ignore = "needs root: network namespaces, AF_XDP (sudo scripts/test runs it)"]
 fn overlapping_tenants_stay_apart_and_silver_takes_the_slow_plane() {
-    if !root_or_skip("overlapping_tenants_stay_apart_and_silver_takes_the_slow_plane") {
-        return;
-    }
+    require_root("overlapping_tenants_stay_apart_and_silver_takes_the_slow_plane");
     let o = Overlay::start(|t| t);
     wait_for_path(&o, "vns-ov-s");
     wait_for_path(&o, "vns-ov-p");
@@ -393,10 +392,9 @@ for _ in range(5):
 }
 
 #[test]
+#[ignore = "needs root: network namespaces, AF_XDP (sudo scripts/test runs it)"]
 fn unknown_vni_unknown_vtep_and_forged_sources_never_reach_a_tenant() {
-    if !root_or_skip("unknown_vni_unknown_vtep_and_forged_sources_never_reach_a_tenant") {
-        return;
-    }
+    require_root("unknown_vni_unknown_vtep_and_forged_sources_never_reach_a_tenant");
     let o = Overlay::start(|t| t);
     wait_for_path(&o, "vns-ov-p");
     let p = Capture::start("vns-ov-p", "eth0", "icmp");
@@ -422,10 +420,9 @@ fn unknown_vni_unknown_vtep_and_forged_sources_never_reach_a_tenant() {
 }
 
 #[test]
+#[ignore = "needs root: network namespaces, AF_XDP (sudo scripts/test runs it)"]
 fn platinum_moves_to_the_slow_plane_on_link_down_and_past_its_quota() {
-    if !root_or_skip("platinum_moves_to_the_slow_plane_on_link_down_and_past_its_quota") {
-        return;
-    }
+    require_root("platinum_moves_to_the_slow_plane_on_link_down_and_past_its_quota");
     // A small quota: 600 kB on the fast plane.
     let o =
         Overlay::start(|t| t.replace("fast_path_quota_bytes: 10000000000", "fast_path_quota_bytes: 600000"));

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{ns_exec, root_or_skip, stat_value, text};
+use common::{ns_exec, require_root, stat_value, text};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -107,10 +107,9 @@ impl Drop for Cleanup {
 }
 
 #[test]
+#[ignore = "needs root: network namespaces, AF_XDP (sudo scripts/test runs it)"]
 fn two_appliances_carry_one_tenant_across_a_substrate_veth() {
-    if !root_or_skip("two_appliances_carry_one_tenant_across_a_substrate_veth") {
-        return;
-    }
+    require_root("two_appliances_carry_one_tenant_across_a_substrate_veth");
     cleanup();
     let _cleanup = Cleanup;
     let ok = Command::new("ip")

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 /// Files holding root-only tests (integration tests, the AF_XDP unit tests, pktgen's veth tests).
 fn test_sources(root: &Path) -> Vec<PathBuf> {
-    let mut files = vec![root.join("switch/src/xsk/tests.rs")];
+    let mut files = vec![root.join("switch/src/xsk/tests.rs"), root.join("src/lab/substrate.rs")];
     for dir in ["tests", "benches/tests", "shell/tests"] {
         if let Ok(entries) = std::fs::read_dir(root.join(dir)) {
             for e in entries.flatten() {

@@ -255,6 +255,7 @@ fn relay_between_two_ports_generic_mode() {
 }
 
 #[test]
+#[ignore = "needs root: AF_XDP sockets and network namespaces"]
 fn relay_sends_packets_from_inside_the_headroom() {
     relay_ping(XdpMode::Generic, "s", 50);
 }
