@@ -306,6 +306,18 @@ fn overlay_ping_tcp_and_traceroute_reach_the_remote_host_through_a_linux_vtep() 
     assert_eq!(got.len(), data.len(), "TCP transfer lost bytes\n--- log:\n{}", o.log_text());
     assert!(got == data, "TCP transfer corrupted bytes");
 
+    // Tenant MTU = substrate MTU - 50: an oversize DF packet gets fragmentation-needed from
+    // the logical router (J, where it entered), never fragmented.
+    let big = text(&ns_exec(
+        "vns-ov-p",
+        &["ping", "-c", "1", "-W", "2", "-M", "do", "-s", "1430", "10.10.2.20"],
+        10,
+    ));
+    assert!(big.contains("From 10.10.1.1") && big.contains("mtu = 1450"), "{big}");
+    let fits =
+        ns_exec("vns-ov-p", &["ping", "-c", "1", "-W", "2", "-M", "do", "-s", "1422", "10.10.2.20"], 10);
+    assert!(fits.status.success(), "{}", text(&fits));
+
     // Traceroute: the logical routers, never the substrate.
     let tr =
         text(&ns_exec("vns-ov-p", &["traceroute", "-n", "-q", "1", "-w", "2", "-m", "6", "10.10.2.20"], 40));
