@@ -267,3 +267,156 @@ fn relay_sends_packets_from_inside_the_headroom() {
 fn relay_between_two_ports_native_mode() {
     relay_ping(XdpMode::Native, "n", 0);
 }
+
+/// MAC of a device, from sysfs or `ip -n NS`.
+fn mac_of(ns: Option<&str>, dev: &str) -> rib::MacAddr {
+    let text = match ns {
+        None => std::fs::read_to_string(format!("/sys/class/net/{dev}/address")).expect("sysfs address"),
+        Some(ns) => {
+            let out = Command::new("ip")
+                .args(["netns", "exec", ns, "cat", &format!("/sys/class/net/{dev}/address")])
+                .output()
+                .expect("ip netns exec");
+            String::from_utf8_lossy(&out.stdout).to_string()
+        }
+    };
+    let b: Vec<u8> = text.trim().split(':').map(|x| u8::from_str_radix(x, 16).expect("hex")).collect();
+    rib::MacAddr([b[0], b[1], b[2], b[3], b[4], b[5]])
+}
+
+/// Interop with a Linux VXLAN device: a namespace plays a remote substrate node (VTEP
+/// 172.31.250.2 on its veth) holding tenant host R (10.9.1.1 on `vxlan0`, VNI 5001, UDP
+/// 4789). A worker serves the other end of the veth as our uplink (VTEP 172.31.250.1). R's
+/// `ping 10.9.1.254` (its gateway, router J) needs, in order: our answer to the node's
+/// substrate ARP for our VTEP, decapsulation of R's encapsulated ARP for its gateway and our
+/// encapsulated reply, then decapsulation of each echo request and the echo reply from J
+/// encapsulated back, which the Linux VXLAN device must accept.
+#[test]
+fn linux_vxlan_host_pings_its_gateway_through_the_overlay() {
+    use crate::stats::channel;
+    use crate::testkit::{TableBuilder, MAC_J2, MAC_R};
+    use crate::worker::{Worker, WorkerConfig};
+    use rib::fib::{PortKind, TenantEntry};
+    use rib::{
+        Adjacency, FibCell, FibSnapshot, NodeId, Plane, PortEntry, RemoteHost, RouterId, ServiceLevel,
+        TableId, TenantId, Tunnel, TunnelId, TunnelPath,
+    };
+    use std::net::Ipv4Addr;
+    quiet_libxdp();
+    if !is_root() {
+        println!("SKIPPED: needs root");
+        return;
+    }
+    let base = unique("v");
+    let (ns, dev) = (format!("{base}n"), format!("{base}u"));
+    let lab = NsVeth::new(&ns, &dev, "172.31.250.2/24", 1);
+    let r_mac = "00:16:3e:00:09:01";
+    must(&[
+        "ip",
+        "-n",
+        &ns,
+        "link",
+        "add",
+        "vxlan0",
+        "address",
+        r_mac,
+        "type",
+        "vxlan",
+        "id",
+        "5001",
+        "local",
+        "172.31.250.2",
+        "remote",
+        "172.31.250.1",
+        "dstport",
+        "4789",
+        "dev",
+        "eth0",
+    ]);
+    must(&["ip", "-n", &ns, "addr", "add", "10.9.1.1/24", "dev", "vxlan0"]);
+    must(&["ip", "-n", &ns, "link", "set", "vxlan0", "up"]);
+    let up_mac = mac_of(None, &dev);
+    let peer_mac = mac_of(Some(&ns), "eth0");
+    assert_eq!(mac_of(Some(&ns), "vxlan0"), MAC_R);
+
+    let (local, remote) = (Ipv4Addr::new(172, 31, 250, 1), Ipv4Addr::new(172, 31, 250, 2));
+    let (r_ip, gw) = (Ipv4Addr::new(10, 9, 1, 1), Ipv4Addr::new(10, 9, 1, 254));
+    let mut j = TableBuilder::default();
+    j.route(
+        "10.9.1.254/32".parse().unwrap(),
+        Adjacency::Local { router: RouterId(0), path: rib::HopPath::EMPTY },
+    );
+    j.route(
+        "10.9.1.1/32".parse().expect("prefix"),
+        Adjacency::Encap {
+            tunnel: TunnelId(0),
+            vni: 5001,
+            inner_src_mac: MAC_J2,
+            inner_dst_mac: MAC_R,
+            path: rib::HopPath::EMPTY,
+        },
+    );
+    let fib = FibSnapshot {
+        generation: 1,
+        ports: vec![PortEntry {
+            name: "up".into(),
+            up: true,
+            kind: PortKind::Uplink {
+                address: local,
+                mac: up_mac,
+                gateway: None,
+                plane: Plane::Fast,
+                mtu: 1500,
+            },
+        }],
+        tenants: vec![TenantEntry { name: "z".into(), vni: 5001, service_level: ServiceLevel::Gold }],
+        tables: vec![Arc::new(j.build(TenantId(0), RouterId(0)))],
+        vni_map: vec![(5001, TenantId(0), TableId(0))],
+        tunnels: vec![Tunnel {
+            tenant: TenantId(0),
+            node: NodeId(1),
+            path: Some(TunnelPath {
+                port: PortId(0),
+                plane: Plane::Fast,
+                local_ip: local,
+                remote_ip: remote,
+                src_mac: up_mac,
+                dst_mac: Some(peer_mac),
+                inner_mtu: 1450,
+            }),
+        }],
+        vteps: vec![(remote, NodeId(1))],
+        remote_hosts: vec![RemoteHost {
+            tenant: TenantId(0),
+            ip: r_ip,
+            mac: MAC_R,
+            node: NodeId(1),
+            router: RouterId(0),
+            table: TableId(0),
+            gateway_ip: gw,
+            gateway_mac: MAC_J2,
+        }],
+    };
+    let cfg = XskConfig { mode: XdpMode::Generic, ring_size: 512, frame_size: 2048 };
+    let set = XskPorts::open(&[("up".into(), dev.clone())], 0, &cfg).expect("open uplink");
+    let (publisher, _consumer) = channel(0, 64);
+    let stop = Arc::new(AtomicBool::new(false));
+    let fib = Arc::new(FibCell::new(Arc::new(fib)));
+    let worker = Worker::new(WorkerConfig::new(0), set, fib, publisher, None, stop.clone());
+    let handle = worker.spawn().expect("spawn worker");
+    let out = Command::new("ip")
+        .args(["netns", "exec", &ns, "ping", "-c", "3", "-i", "0.2", "-W", "2", "10.9.1.254"])
+        .output()
+        .expect("ping");
+    let neigh = Command::new("ip").args(["-n", &ns, "neigh", "show"]).output().expect("ip neigh");
+    stop.store(true, Ordering::Relaxed);
+    let set = handle.join().expect("worker");
+    drop(set);
+    drop(lab);
+    let text = String::from_utf8_lossy(&out.stdout);
+    println!("{text}");
+    let neigh = String::from_utf8_lossy(&neigh.stdout).to_lowercase();
+    assert!(neigh.contains("172.31.250.1") && neigh.contains(&up_mac.to_string().to_lowercase()), "{neigh}");
+    assert!(neigh.contains("10.9.1.254") && neigh.contains("00:01:42:09:88:75"), "{neigh}");
+    assert!(out.status.success() && text.contains("3 received"), "ping over VXLAN failed:\n{text}");
+}
