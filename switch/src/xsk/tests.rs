@@ -343,7 +343,7 @@ fn linux_vxlan_host_pings_its_gateway_through_the_overlay() {
     let (r_ip, gw) = (Ipv4Addr::new(10, 9, 1, 1), Ipv4Addr::new(10, 9, 1, 254));
     let mut j = TableBuilder::default();
     j.route(
-        "10.9.1.254/32".parse().unwrap(),
+        "10.9.1.254/32".parse().expect("prefix"),
         Adjacency::Local { router: RouterId(0), path: rib::HopPath::EMPTY },
     );
     j.route(
