@@ -773,6 +773,49 @@ fn random_and_mutated_frames_never_panic_and_are_all_accounted() {
     assert_eq!(h.ports.free_frames(), 512);
 }
 
+/// Mutated and truncated VXLAN frames (data, ARP inside, substrate ARP) on the uplink never
+/// panic, and each is dropped under one reason, punted, or transmitted.
+#[test]
+fn mutated_vxlan_frames_never_panic_and_are_all_accounted() {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand::rngs::StdRng::seed_from_u64(0x0e7a);
+    let mut h = Harness::new(substrate_fib(Some(Some(MAC_PEER))));
+    let seeds = [
+        from_peer(&echo_request(MAC_R, MAC_J2, None, IP_R, IP_H, 30, 3, 4, 10)),
+        from_peer(&echo_request(MAC_R, MAC_J2, None, IP_R, IP_S, 1, 3, 4, 10)),
+        from_peer(&echo_request(MAC_R, MAC_J2, None, IP_R, IP_J2, 64, 3, 4, 10)),
+        from_peer(&arp_request(MAC_R, IP_R, IP_J2)),
+        arp_request(MAC_PEER, IP_PEER, IP_VTEP),
+    ];
+    let mut total = 0u64;
+    for _ in 0..300 {
+        let mut frames = Vec::new();
+        for _ in 0..BATCH {
+            let mut f = seeds[rng.random_range(0..seeds.len())].clone();
+            for _ in 0..rng.random_range(0..3) {
+                let i = rng.random_range(0..f.len());
+                f[i] = rng.random();
+            }
+            if rng.random_bool(0.2) {
+                let cut = rng.random_range(0..f.len());
+                f.truncate(cut);
+            }
+            frames.push(f);
+        }
+        total += frames.len() as u64;
+        h.rx(PORT_UP, &frames);
+        for p in [PORT_A, PORT_H, PORT_B, PORT_UP] {
+            h.ports.discard_tx(p);
+        }
+        while h.punt.recv_arp().is_some() {}
+    }
+    let c = &h.counters;
+    assert_eq!(c.total_drops() + c.tx_packets() - c.icmp_errors + c.arp_punted, total, "{c:?}");
+    assert_eq!(c.drop_count(DropReason::Unhandled), 0);
+    assert!(c.decapsulated > 1000 && c.total_drops() > 1000, "both paths exercised: {c:?}");
+    assert_eq!(h.ports.free_frames(), 512);
+}
+
 #[test]
 fn ttl_rule_matches_design() {
     let mut path = rib::fib::HopPath::EMPTY;

@@ -265,3 +265,213 @@ fn relay_sends_packets_from_inside_the_headroom() {
 fn relay_between_two_ports_native_mode() {
     relay_ping(XdpMode::Native, "n", 0);
 }
+
+/// MAC of a device, from sysfs or `ip -n NS`.
+fn mac_of(ns: Option<&str>, dev: &str) -> rib::MacAddr {
+    let text = match ns {
+        None => std::fs::read_to_string(format!("/sys/class/net/{dev}/address")).expect("sysfs address"),
+        Some(ns) => {
+            let out = Command::new("ip")
+                .args(["netns", "exec", ns, "cat", &format!("/sys/class/net/{dev}/address")])
+                .output()
+                .expect("ip netns exec");
+            String::from_utf8_lossy(&out.stdout).to_string()
+        }
+    };
+    let b: Vec<u8> = text.trim().split(':').map(|x| u8::from_str_radix(x, 16).expect("hex")).collect();
+    rib::MacAddr([b[0], b[1], b[2], b[3], b[4], b[5]])
+}
+
+/// Runs `cmd` in namespace `ns`; returns (success, stdout).
+fn in_ns(ns: &str, cmd: &[&str]) -> (bool, String) {
+    let out = Command::new("ip").args(["netns", "exec", ns]).args(cmd).output().expect("ip netns exec");
+    (out.status.success(), String::from_utf8_lossy(&out.stdout).to_string())
+}
+
+/// Interop with a Linux VXLAN device: a namespace plays a remote substrate node (VTEP
+/// 172.31.250.2 on its veth) holding tenant host R (10.9.1.1 on `vxlan0`, VNI 5001, UDP
+/// 4789); another namespace is local host A (10.0.0.10) on an access port. One worker serves
+/// both veths (the uplink is our VTEP 172.31.250.1). R's ping to its gateway 10.9.1.254
+/// (router J) needs our answer to the node's substrate ARP for our VTEP, decapsulation of
+/// R's ARP for its gateway and our encapsulated reply, then the echo exchange. A's ping to R
+/// crosses J (TTL - 1) encapsulated and comes back decapsulated; R's TTL-1 ping to A gets
+/// time exceeded from its gateway, encapsulated. The Linux VXLAN device must accept all of
+/// our frames and we all of its.
+#[test]
+fn linux_vxlan_host_talks_to_local_host_and_gateway_through_the_overlay() {
+    use crate::stats::channel;
+    use crate::testkit::{TableBuilder, MAC_J0, MAC_J2, MAC_R};
+    use crate::worker::{Worker, WorkerConfig};
+    use rib::fib::{PortKind, TenantEntry};
+    use rib::{
+        Adjacency, FibCell, FibSnapshot, HopPath, NodeId, Plane, PortEntry, RemoteHost, RouterId,
+        ServiceLevel, TableId, TenantId, Tunnel, TunnelId, TunnelPath,
+    };
+    use std::net::Ipv4Addr;
+    quiet_libxdp();
+    if !is_root() {
+        println!("SKIPPED: needs root");
+        return;
+    }
+    let base = unique("v");
+    let (ns, dev) = (format!("{base}n"), format!("{base}u"));
+    let (ns_a, dev_a) = (format!("{base}a"), format!("{base}A"));
+    let lab = NsVeth::new(&ns, &dev, "172.31.250.2/24", 1);
+    let lab_a = NsVeth::new(&ns_a, &dev_a, "10.0.0.10/24", 1);
+    must(&["ip", "-n", &ns_a, "route", "add", "default", "via", "10.0.0.1"]);
+    must(&[
+        "ip",
+        "-n",
+        &ns,
+        "link",
+        "add",
+        "vxlan0",
+        "address",
+        "00:16:3e:00:09:01",
+        "type",
+        "vxlan",
+        "id",
+        "5001",
+        "local",
+        "172.31.250.2",
+        "remote",
+        "172.31.250.1",
+        "dstport",
+        "4789",
+        "dev",
+        "eth0",
+    ]);
+    must(&["ip", "-n", &ns, "addr", "add", "10.9.1.1/24", "dev", "vxlan0"]);
+    must(&["ip", "-n", &ns, "link", "set", "vxlan0", "up"]);
+    must(&["ip", "-n", &ns, "route", "add", "10.0.0.0/24", "via", "10.9.1.254"]);
+    let up_mac = mac_of(None, &dev);
+    let peer_mac = mac_of(Some(&ns), "eth0");
+    let a_mac = mac_of(Some(&ns_a), "eth0");
+    assert_eq!(mac_of(Some(&ns), "vxlan0"), MAC_R);
+
+    let (local, remote) = (Ipv4Addr::new(172, 31, 250, 1), Ipv4Addr::new(172, 31, 250, 2));
+    let (r_ip, gw) = (Ipv4Addr::new(10, 9, 1, 1), Ipv4Addr::new(10, 9, 1, 254));
+    let j_a = Ipv4Addr::new(10, 0, 0, 1);
+    let (up, port_a) = (PortId(0), PortId(1));
+    let one_hop = |addr| {
+        let mut p = HopPath::EMPTY;
+        p.push(RouterId(0), addr);
+        p
+    };
+    let local_j = Adjacency::Local { router: RouterId(0), path: HopPath::EMPTY };
+    let mut j = TableBuilder::default();
+    j.route("10.9.1.254/32".parse().expect("prefix"), local_j);
+    j.route("10.0.0.1/32".parse().expect("prefix"), local_j);
+    j.route(
+        "10.9.1.1/32".parse().expect("prefix"),
+        Adjacency::Encap {
+            tunnel: TunnelId(0),
+            vni: 5001,
+            inner_src_mac: MAC_J2,
+            inner_dst_mac: MAC_R,
+            path: one_hop(j_a),
+        },
+    );
+    j.route(
+        "10.0.0.10/32".parse().expect("prefix"),
+        Adjacency::Deliver { port: port_a, vlan: None, src_mac: MAC_J0, dst_mac: a_mac, path: one_hop(gw) },
+    );
+    let fib = FibSnapshot {
+        generation: 1,
+        ports: vec![
+            PortEntry {
+                name: "up".into(),
+                up: true,
+                kind: PortKind::Uplink {
+                    address: local,
+                    mac: up_mac,
+                    gateway: None,
+                    plane: Plane::Fast,
+                    mtu: 1500,
+                },
+            },
+            PortEntry {
+                name: "a".into(),
+                up: true,
+                kind: PortKind::Access {
+                    tenant: TenantId(0),
+                    vlan: None,
+                    table: TableId(0),
+                    router: RouterId(0),
+                    gateway_ip: j_a,
+                    gateway_mac: MAC_J0,
+                    subnet: "10.0.0.0/24".parse().expect("prefix"),
+                },
+            },
+        ],
+        tenants: vec![TenantEntry { name: "z".into(), vni: 5001, service_level: ServiceLevel::Gold }],
+        tables: vec![Arc::new(j.build(TenantId(0), RouterId(0)))],
+        vni_map: vec![(5001, TenantId(0), TableId(0))],
+        tunnels: vec![Tunnel {
+            tenant: TenantId(0),
+            node: NodeId(1),
+            path: Some(TunnelPath {
+                port: up,
+                plane: Plane::Fast,
+                local_ip: local,
+                remote_ip: remote,
+                src_mac: up_mac,
+                dst_mac: Some(peer_mac),
+                inner_mtu: 1450,
+            }),
+        }],
+        vteps: vec![(remote, NodeId(1))],
+        remote_hosts: vec![RemoteHost {
+            tenant: TenantId(0),
+            ip: r_ip,
+            mac: MAC_R,
+            node: NodeId(1),
+            router: RouterId(0),
+            table: TableId(0),
+            gateway_ip: gw,
+            gateway_mac: MAC_J2,
+        }],
+    };
+    let cfg = XskConfig { mode: XdpMode::Generic, ring_size: 512, frame_size: 2048 };
+    let set = XskPorts::open(&[("up".into(), dev.clone()), ("a".into(), dev_a.clone())], 0, &cfg)
+        .expect("open ports");
+    let (publisher, _consumer) = channel(0, 64);
+    let stop = Arc::new(AtomicBool::new(false));
+    let fib = Arc::new(FibCell::new(Arc::new(fib)));
+    let worker = Worker::new(WorkerConfig::new(0), set, fib, publisher, None, stop.clone());
+    let handle = worker.spawn().expect("spawn worker");
+    let ping = |ns: &str, args: &[&str]| {
+        let mut cmd = vec!["ping", "-c", "3", "-i", "0.2", "-W", "2"];
+        cmd.extend_from_slice(args);
+        in_ns(ns, &cmd)
+    };
+    let to_gw = ping(&ns, &["10.9.1.254"]);
+    let a_to_r = ping(&ns_a, &["10.9.1.1"]);
+    let r_to_a = ping(&ns, &["10.0.0.10"]);
+    let expired = in_ns(&ns, &["ping", "-c", "1", "-t", "1", "-W", "2", "10.0.0.10"]);
+    let neigh = in_ns(&ns, &["ip", "neigh", "show"]).1.to_lowercase();
+    stop.store(true, Ordering::Relaxed);
+    let set = handle.join().expect("worker");
+    drop(set);
+    drop((lab, lab_a));
+    println!("{}{}{}{}", to_gw.1, a_to_r.1, r_to_a.1, expired.1);
+    assert!(neigh.contains("172.31.250.1") && neigh.contains(&up_mac.to_string().to_lowercase()), "{neigh}");
+    assert!(neigh.contains("10.9.1.254") && neigh.contains("00:01:42:09:88:75"), "{neigh}");
+    assert!(to_gw.0 && to_gw.1.contains("3 received"), "R -> gateway:\n{}", to_gw.1);
+    // A's echo crosses J (TTL 64 -> 63) to R; R's replies cross J back to A (64 -> 63).
+    assert!(
+        a_to_r.0 && a_to_r.1.contains("3 received") && a_to_r.1.contains("ttl=63"),
+        "A -> R:\n{}",
+        a_to_r.1
+    );
+    assert!(
+        r_to_a.0 && r_to_a.1.contains("3 received") && r_to_a.1.contains("ttl=63"),
+        "R -> A:\n{}",
+        r_to_a.1
+    );
+    assert!(
+        expired.1.contains("From 10.9.1.254") && expired.1.contains("Time to live exceeded"),
+        "{}",
+        expired.1
+    );
+}
