@@ -7,19 +7,23 @@
 //! Layout of one segment (the /8 `s`, address bits 24..32):
 //! - `top`: 256 direct-pointing entries indexed by address bits 16..24. An entry is a leaf code
 //!   (`value << 1 | 1`, or 0 = no route) when no route longer than /16 lies under it, else a
-//!   node reference `first_word << 1` (never 0: words 0..4 are a dummy node).
-//! - `words`: nodes of 256 slots (an 8-bit stride: bits 8..16 for a node under `top`, bits 0..8
-//!   for a node under a /24 slot), stored as 4 consecutive 64-slot bitmap words. The top two bits
-//!   of the stride pick the word directly; each word is a poptrie node: bit `v` of `children`
-//!   marks slot `v` as pointing to a child node (the `popcnt` of the lower bits indexes the
-//!   children, 4 words each, from `child_base`); bit `v` of `leaves` marks the start of a run of
-//!   leaf slots with one value (the `popcnt` up to `v` indexes `leaves` from `leaf_base`).
-//! - `leaves`: leaf codes, one per run (runs never cross a word).
+//!   node reference `line << 1` (never 0: line 0 is a dummy).
+//! - `lines`: 64-byte cache lines. A node has 256 slots (an 8-bit stride: address bits 8..16
+//!   under a top entry, bits 0..8 under a /24 slot) and takes four lines, one per quarter of its
+//!   slots, picked directly by the top two bits of the stride. A quarter line is a poptrie node
+//!   of 64 slots: bit `v` of its `children` bitmap marks slot `v` as pointing to a child node
+//!   (the `popcnt` of the bits up to `v` indexes the children, four lines each, from
+//!   `child_base`); bit `v` of its `leaves` bitmap marks the start of a run of leaf slots with
+//!   one value (the `popcnt` up to `v` indexes the leaf codes from `leaf_base`). Up to 10 leaf
+//!   codes (20 in a segment whose codes all fit 16 bits, i.e. values < 2^15) are stored in the
+//!   quarter line itself, so the usual lookup finds its leaf code in the line it already read;
+//!   a quarter with more runs keeps its codes after the node.
 //!
-//! A lookup is: segment pointer (2 KiB array, always cached) -> top entry -> word -> [word ->]
-//! leaf: at most four dependent loads, into a structure of a few bytes per route (about 13 MiB
-//! for 1M random prefixes, against 44 MiB for the DIR-16-8-8 trie it replaced, kept as
-//! [`dir1688`] for comparison). A table with a few routes holds a few KiB.
+//! So a lookup reads: segment pointer (2 KiB array, always cached) -> top entry (256 KiB in all,
+//! mostly cached) -> one quarter line (usually the only cache miss) [-> a quarter line of a
+//! child node] -> leaf code. The structure takes about 15 bytes per route on 1M random prefixes
+//! (the DIR-16-8-8 trie it replaced, kept as [`dir1688`] for comparison, took 46); a table with
+//! a few routes holds a few KiB.
 
 use crate::types::Ipv4Prefix;
 use std::collections::{BTreeMap, HashMap};
@@ -37,14 +41,13 @@ pub const MAX_VALUE: u32 = (1 << 31) - 1;
 const SEGMENTS: usize = 256;
 /// Entries of a segment's direct-pointing top level (address bits 16..24).
 const TOP_ENTRIES: usize = 256;
-/// Bitmap words per node (a node has 4 * 64 = 256 slots).
-const WORDS_PER_NODE: usize = 4;
+/// 32-bit words per line.
+const LINE_U32: usize = 16;
 /// The leaf code meaning "no route".
 const NO_ROUTE: u32 = 0;
-/// Index of the dummy node's first word (all-zero bitmaps; its leaf index is 0).
-const DUMMY_WORD: u32 = 0;
-/// Index of the dummy leaf ([`NO_ROUTE`]) read by lookups resolved above the leaf level.
-const DUMMY_LEAF: u32 = 0;
+/// The dummy node (all bitmaps empty): lookups that ended higher up read it in the batch
+/// pipeline. As an inner node its leaf index is 15, the dummy line's last word (0 = no route).
+const DUMMY_LINE: u32 = 0;
 
 #[inline(always)]
 fn leaf_code(value: u32) -> u32 {
@@ -72,67 +75,110 @@ fn upto(v: u32) -> u64 {
     u64::MAX >> (63 - v)
 }
 
-/// One 64-slot quarter of a node: a poptrie node of its own.
+/// One cache line of a segment: a node or 16 leaf codes.
 #[derive(Clone, Copy, Default, Debug, PartialEq, Eq)]
-#[repr(C)]
-struct Word {
-    /// Bit `v`: slot `v` points to a child node.
-    children: u64,
-    /// Bit `v`: slot `v` is a leaf slot whose value differs from the previous leaf slot's.
-    leaves: u64,
-    /// Index in `words` of the first word of this word's first child.
-    child_base: u32,
-    /// Index in `leaves` of this word's first leaf run.
-    leaf_base: u32,
-}
+#[repr(C, align(64))]
+struct Line([u32; LINE_U32]);
 
-impl Word {
-    /// Index of the first word of the child under slot `v` (meaningful when it has one).
+/// Layout of a quarter line (32-bit words): the `children` bitmap, the `leaves` bitmap, the
+/// first child's line, the first leaf code's index, then inline leaf codes.
+const CHILDREN: usize = 0;
+const LEAVES: usize = 2;
+const CHILD_BASE: usize = 4;
+const LEAF_BASE: usize = 5;
+const INLINE_LEAVES: usize = 6;
+/// 32-bit leaf codes a quarter line holds inline (more go after the node's lines); twice as
+/// many 16-bit codes in a narrow segment.
+const INLINE_CAPACITY: usize = LINE_U32 - INLINE_LEAVES;
+/// Lines of a node (one per quarter of its 256 slots).
+const NODE_LINES: u32 = 4;
+
+impl Line {
+    /// The 64-bit bitmap at word `i` (`CHILDREN` or `LEAVES`).
     #[inline(always)]
-    fn child(&self, v: u32) -> u32 {
-        let k = (self.children & upto(v)).count_ones();
-        self.child_base.wrapping_add(WORDS_PER_NODE as u32 * k).wrapping_sub(WORDS_PER_NODE as u32)
+    fn bits(&self, i: usize) -> u64 {
+        u64::from(self.0[i % LINE_U32]) | (u64::from(self.0[(i + 1) % LINE_U32]) << 32)
     }
 
-    /// Index of the leaf of slot `v` (meaningful when it has no child).
-    #[inline(always)]
-    fn leaf(&self, v: u32) -> u32 {
-        self.leaf_base.wrapping_add((self.leaves & upto(v)).count_ones()).wrapping_sub(1)
+    fn set_bits(&mut self, i: usize, bits: u64) {
+        self.0[i] = bits as u32;
+        self.0[i + 1] = (bits >> 32) as u32;
     }
 
+    /// True when slot `v` (0..64) of this quarter points to a child node.
     #[inline(always)]
     fn has_child(&self, v: u32) -> bool {
-        (self.children >> v) & 1 != 0
+        (self.bits(CHILDREN) >> v) & 1 != 0
+    }
+
+    /// First line of the child node under slot `v` (meaningful when it has one).
+    #[inline(always)]
+    fn child(&self, v: u32) -> u32 {
+        let k = (self.bits(CHILDREN) & upto(v)).count_ones();
+        self.0[CHILD_BASE].wrapping_add(NODE_LINES * k).wrapping_sub(NODE_LINES)
+    }
+
+    /// Index of the leaf code of slot `v` (meaningful when it has no child).
+    #[inline(always)]
+    fn leaf(&self, v: u32) -> u32 {
+        self.0[LEAF_BASE].wrapping_add((self.bits(LEAVES) & upto(v)).count_ones()).wrapping_sub(1)
     }
 }
-
-/// The dummy node: all bitmaps empty, `leaf_base` 1 so that [`Word::leaf`] gives [`DUMMY_LEAF`].
-const DUMMY_NODE: [Word; WORDS_PER_NODE] =
-    [Word { children: 0, leaves: 0, child_base: 0, leaf_base: DUMMY_LEAF + 1 }; WORDS_PER_NODE];
 
 /// The compiled trie of one /8.
 #[derive(Debug, PartialEq, Eq)]
 struct SegmentData {
     top: [u32; TOP_ENTRIES],
-    words: Box<[Word]>,
-    leaves: Box<[u32]>,
+    lines: Box<[Line]>,
+    /// Leaf codes are 16-bit (every code of the segment fits): twice as many fit inline.
+    narrow: bool,
 }
 
 impl SegmentData {
     fn uniform(code: u32) -> Self {
-        SegmentData { top: [code; TOP_ENTRIES], words: Box::new(DUMMY_NODE), leaves: Box::new([NO_ROUTE]) }
+        SegmentData { top: [code; TOP_ENTRIES], lines: Box::new([DUMMY]), narrow: false }
     }
 
     fn memory_bytes(&self) -> usize {
-        std::mem::size_of::<Self>()
-            + std::mem::size_of_val(&*self.words)
-            + std::mem::size_of_val(&*self.leaves)
+        std::mem::size_of::<Self>() + std::mem::size_of_val(&*self.lines)
     }
 
     /// The single leaf code of a segment whose every address resolves to it.
     fn uniform_code(&self) -> Option<u32> {
         let first = self.top[0];
-        (self.words.len() == WORDS_PER_NODE && self.top.iter().all(|e| *e == first)).then_some(first)
+        (self.lines.len() == 1 && self.top.iter().all(|e| *e == first)).then_some(first)
+    }
+
+    /// The line `i` (the dummy line when out of range, which a built segment never is).
+    #[inline(always)]
+    fn line(&self, i: u32) -> &Line {
+        self.lines.get(i as usize).unwrap_or(&DUMMY)
+    }
+
+    /// The line holding the leaf code at `index`.
+    #[inline(always)]
+    fn code_line(&self, index: u32) -> u32 {
+        if self.narrow {
+            index / (2 * LINE_U32 as u32)
+        } else {
+            index / LINE_U32 as u32
+        }
+    }
+
+    /// The leaf code at `index` (counted in codes from the first line: 16-bit codes when the
+    /// segment is narrow, else 32-bit).
+    #[inline(always)]
+    fn code(&self, index: u32) -> u32 {
+        let word = if self.narrow { index / 2 } else { index };
+        let w = self
+            .lines
+            .get((word / LINE_U32 as u32) as usize)
+            .map_or(NO_ROUTE, |l| l.0[word as usize % LINE_U32]);
+        if self.narrow {
+            (w >> (16 * (index & 1))) & 0xffff
+        } else {
+            w
+        }
     }
 
     /// Longest-prefix match of `addr`, which lies in this segment.
@@ -142,17 +188,25 @@ impl SegmentData {
         if !is_node(e) {
             return decode(e);
         }
-        let w = &self.words[(e >> 1) as usize + ((addr >> 14) & 3) as usize];
+        let quarter = self.line((e >> 1) + ((addr >> 14) & 3));
         let v = (addr >> 8) & 63;
-        let leaf = if w.has_child(v) {
-            let w = &self.words[w.child(v) as usize + ((addr >> 6) & 3) as usize];
-            w.leaf(addr & 63)
+        let leaf = if quarter.has_child(v) {
+            self.line(quarter.child(v) + ((addr >> 6) & 3)).leaf(addr & 63)
         } else {
-            w.leaf(v)
+            quarter.leaf(v)
         };
-        decode(self.leaves[leaf as usize])
+        decode(self.code(leaf))
     }
 }
+
+/// The dummy line: no child, no leaf run, `leaf_base` 1 so that its leaf index is 0 (its own
+/// first word: 0 = no route). Line 0 of every segment; the batch pipeline reads it for lookups
+/// that ended higher up.
+static DUMMY: Line = {
+    let mut words = [0; LINE_U32];
+    words[LEAF_BASE] = 1;
+    Line(words)
+};
 
 /// One /8 segment.
 type Segment = Arc<SegmentData>;
@@ -185,13 +239,8 @@ impl Default for Lpm {
 
 impl std::fmt::Debug for Lpm {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let words: usize = self.segments.iter().map(|s| s.words.len()).sum();
-        let leaves: usize = self.segments.iter().map(|s| s.leaves.len()).sum();
-        f.debug_struct("Lpm")
-            .field("words", &words)
-            .field("leaves", &leaves)
-            .field("memory_bytes", &self.memory_bytes())
-            .finish()
+        let lines: usize = self.segments.iter().map(|s| s.lines.len()).sum();
+        f.debug_struct("Lpm").field("lines", &lines).field("memory_bytes", &self.memory_bytes()).finish()
     }
 }
 
@@ -222,18 +271,43 @@ fn prefetch<T>(p: &T) {
 struct Lane {
     /// The top entry (a leaf code when the lookup ended there).
     top: u32,
-    /// The word to read next ([`DUMMY_WORD`] when there is none).
-    word: u32,
-    /// The leaf to read ([`DUMMY_LEAF`] when the lookup ended at the top level).
+    /// The quarter line to read next ([`DUMMY_LINE`] when there is none).
+    line: u32,
+    /// The index of the leaf code to read.
     leaf: u32,
-    /// The lookup ends at the word read in step 2 (no child).
+    /// The lookup ended at the first node (no child under its slot).
     ended: bool,
+}
+
+/// True when the CPU counts bits in one instruction (checked once, then cached by std).
+#[inline(always)]
+fn has_popcnt() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("popcnt")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
 }
 
 impl Lpm {
     /// Longest-prefix match of `addr` (host order); the leaf value of the best route.
     #[inline]
     pub fn lookup(&self, addr: u32) -> Option<u32> {
+        #[cfg(target_arch = "x86_64")]
+        if has_popcnt() {
+            // SAFETY: the CPU has `popcnt` (checked just above).
+            return unsafe { self.lookup_popcnt(addr) };
+        }
+        self.segments[(addr >> 24) as usize].lookup(addr)
+    }
+
+    /// [`Lpm::lookup`] compiled with the `popcnt` instruction.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "popcnt")]
+    unsafe fn lookup_popcnt(&self, addr: u32) -> Option<u32> {
         self.segments[(addr >> 24) as usize].lookup(addr)
     }
 
@@ -248,15 +322,32 @@ impl Lpm {
     /// A software pipeline (as VPP's quad loops and DPDK's lookup_bulk do): each address goes
     /// through five steps `d` addresses apart (`d` a quarter of the batch, 2 to 16), each
     /// reading what the previous step prefetched and prefetching what the next step reads: the
-    /// top entry; the first-level word; the second-level word; the leaf; decode. The cache
-    /// misses of many addresses thus overlap instead of following one another. The steps do
-    /// not branch on the depth: a lookup resolved higher up reads the segment's (cached) dummy
-    /// word and leaf and keeps its result.
+    /// top entry; the inner node; the bottom node; the leaf code; decode. The cache misses of
+    /// many addresses thus overlap instead of following one another. The steps do not branch on
+    /// the depth: a lookup that ended higher up reads the segment's (cached) dummy line and
+    /// keeps its result.
     pub fn lookup_batch(&self, addrs: &[u32], out: &mut [Option<u32>]) {
+        #[cfg(target_arch = "x86_64")]
+        if has_popcnt() {
+            // SAFETY: the CPU has `popcnt` (checked just above).
+            return unsafe { self.lookup_batch_popcnt(addrs, out) };
+        }
+        self.lookup_batch_impl(addrs, out)
+    }
+
+    /// [`Lpm::lookup_batch`] compiled with the `popcnt` instruction.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "popcnt")]
+    unsafe fn lookup_batch_popcnt(&self, addrs: &[u32], out: &mut [Option<u32>]) {
+        self.lookup_batch_impl(addrs, out)
+    }
+
+    #[inline(always)]
+    fn lookup_batch_impl(&self, addrs: &[u32], out: &mut [Option<u32>]) {
         let n = addrs.len().min(out.len());
         if n < SHORT_BATCH {
             for (a, o) in addrs[..n].iter().zip(&mut out[..n]) {
-                *o = self.lookup(*a);
+                *o = self.segments[(*a >> 24) as usize].lookup(*a);
             }
             return;
         }
@@ -273,38 +364,39 @@ impl Lpm {
                 let a = addrs[i];
                 let seg = &segs[(a >> 24) as usize];
                 let top = seg.top[(a >> 16) as u8 as usize];
-                let word = if is_node(top) { (top >> 1) + ((a >> 14) & 3) } else { DUMMY_WORD };
-                lanes[i % PIPELINE_SLOTS] = Lane { top, word, leaf: DUMMY_LEAF, ended: false };
-                prefetch(&seg.words[word as usize]);
+                let line = if is_node(top) { (top >> 1) + ((a >> 14) & 3) } else { DUMMY_LINE };
+                lanes[i % PIPELINE_SLOTS] = Lane { top, line, leaf: 0, ended: false };
+                prefetch(seg.line(line));
             }
             if j >= 2 * d && j - 2 * d < n {
                 let i = j - 2 * d;
                 let a = addrs[i];
                 let seg = &segs[(a >> 24) as usize];
                 let lane = &mut lanes[i % PIPELINE_SLOTS];
-                let w = &seg.words[lane.word as usize];
+                let quarter = seg.line(lane.line);
                 let v = (a >> 8) & 63;
-                let child = w.has_child(v);
-                lane.leaf = w.leaf(v);
+                let child = quarter.has_child(v);
+                lane.leaf = quarter.leaf(v);
                 lane.ended = !child;
-                lane.word = if child { w.child(v) + ((a >> 6) & 3) } else { DUMMY_WORD };
-                prefetch(&seg.words[lane.word as usize]);
+                lane.line = if child { quarter.child(v) + ((a >> 6) & 3) } else { DUMMY_LINE };
+                // When the lookup ends here its leaf code is usually in the line just read.
+                prefetch(seg.line(if child { lane.line } else { seg.code_line(lane.leaf) }));
             }
             if j >= 3 * d && j - 3 * d < n {
                 let i = j - 3 * d;
                 let a = addrs[i];
                 let seg = &segs[(a >> 24) as usize];
                 let lane = &mut lanes[i % PIPELINE_SLOTS];
-                let deep = seg.words[lane.word as usize].leaf(a & 63);
+                let deep = seg.line(lane.line).leaf(a & 63);
                 lane.leaf = if lane.ended { lane.leaf } else { deep };
-                prefetch(&seg.leaves[lane.leaf as usize]);
+                prefetch(seg.line(seg.code_line(lane.leaf)));
             }
             if j >= 4 * d {
                 let i = j - 4 * d;
                 let a = addrs[i];
                 let seg = &segs[(a >> 24) as usize];
                 let lane = &lanes[i % PIPELINE_SLOTS];
-                let leaf = seg.leaves[lane.leaf as usize];
+                let leaf = seg.code(lane.leaf);
                 out[i] = decode(if is_node(lane.top) { leaf } else { lane.top });
             }
         }
@@ -514,53 +606,36 @@ struct SegmentBuilder {
     routes: Vec<Route>,
 }
 
-/// The node arrays of the segment being built.
-struct Arrays {
-    words: Vec<Word>,
-    leaves: Vec<u32>,
+/// The lines of the segment being built, as 32-bit words.
+struct Memory {
+    words: Vec<u32>,
 }
 
-impl SegmentBuilder {
-    /// Builds the segment from `self.routes`, under `base` (the leaf code of the longest route
-    /// shorter than /8 covering it).
-    fn build(&self, base: u32) -> SegmentData {
-        let mut top = [base; TOP_ENTRIES];
-        let mut arrays = Arrays { words: DUMMY_NODE.to_vec(), leaves: vec![NO_ROUTE] };
-        let routes = &self.routes[..];
-        // In (address, length) order every route comes after all routes containing it, so
-        // painting in this order lets longer prefixes overwrite the shorter ones they refine.
-        // The routes longer than /16 under one top entry are contiguous, after every route of
-        // length <= 16 covering that entry.
-        let mut i = 0;
-        while let Some(r) = routes.get(i) {
-            let slot = (r.addr >> 16) as u8 as usize;
-            if r.len <= 16 {
-                let count = 1usize << (16 - r.len.max(8));
-                top[slot..slot + count].fill(r.code);
-                i += 1;
-                continue;
-            }
-            let end = i + routes[i..].iter().take_while(|q| (q.addr >> 16) as u8 as usize == slot).count();
-            let at = arrays.words.len();
-            arrays.words.extend_from_slice(&[Word::default(); WORDS_PER_NODE]);
-            fill_node(&mut arrays, at, 16, top[slot], &routes[i..end]);
-            top[slot] = (at as u32) << 1;
-            i = end;
-        }
-        SegmentData { top, words: arrays.words.into_boxed_slice(), leaves: arrays.leaves.into_boxed_slice() }
+impl Memory {
+    /// Appends `count` zeroed lines from the next line boundary; returns the first one.
+    fn reserve_lines(&mut self, count: usize) -> u32 {
+        let first = self.words.len().div_ceil(LINE_U32);
+        self.words.resize((first + count) * LINE_U32, 0);
+        first as u32
+    }
+
+    fn set_line(&mut self, line: u32, value: &Line) {
+        let at = line as usize * LINE_U32;
+        self.words[at..at + LINE_U32].copy_from_slice(&value.0);
     }
 }
 
-/// Fills the node whose words were reserved at `arrays.words[at..at + 4]`: it covers the
-/// prefix of length `offset` (16 or 24) holding `routes` (those not longer than `offset` are
-/// already in `default`, the leaf code of the longest of them). Reserves its children's words
-/// after the current end, appends its leaves, then fills the children.
-fn fill_node(arrays: &mut Arrays, at: usize, offset: u8, default: u32, routes: &[Route]) {
+/// Paints the routes of a node covering the prefix of length `offset` (16 or 24) into its 256
+/// slots, starting from `default`; returns the slots, the child bitmaps and, per child slot in
+/// slot order, `(slot, first route, end of routes)` of the routes longer than `offset + 8`.
+fn paint(offset: u8, default: u32, routes: &[Route]) -> ([u32; 256], [u64; 4], Vec<(usize, usize, usize)>) {
     let shift = 24 - offset as u32;
     let mut slots = [default; 256];
-    let mut children = [0u64; WORDS_PER_NODE];
-    // Per child slot, in slot order: (slot, first route, end of routes).
+    let mut children = [0u64; 4];
     let mut spans: Vec<(usize, usize, usize)> = Vec::new();
+    // In (address, length) order every route comes after all routes containing it, so painting
+    // in this order lets longer prefixes overwrite the shorter ones they refine, and a child
+    // slot's routes are contiguous and come after every shorter route covering the slot.
     for (k, r) in routes.iter().enumerate() {
         if r.len <= offset {
             continue;
@@ -576,34 +651,106 @@ fn fill_node(arrays: &mut Arrays, at: usize, offset: u8, default: u32, routes: &
             }
         }
     }
-    let child_block = arrays.words.len();
-    let child_count: usize = children.iter().map(|c| c.count_ones() as usize).sum();
-    arrays.words.resize(child_block + WORDS_PER_NODE * child_count, Word::default());
-    let mut children_before = 0;
-    for (q, &child_bits) in children.iter().enumerate() {
-        let leaf_base = arrays.leaves.len();
+    (slots, children, spans)
+}
+
+impl SegmentBuilder {
+    /// Builds the segment from `self.routes`, under `base` (the leaf code of the longest route
+    /// shorter than /8 covering it).
+    fn build(&self, base: u32) -> SegmentData {
+        let mut top = [base; TOP_ENTRIES];
+        let mut mem = Memory { words: DUMMY.0.to_vec() };
+        let routes = &self.routes[..];
+        let narrow = base <= u32::from(u16::MAX) && routes.iter().all(|r| r.code <= u32::from(u16::MAX));
+        // The routes longer than /16 under one top entry are contiguous, after every route of
+        // length <= 16 covering that entry.
+        let mut i = 0;
+        while let Some(r) = routes.get(i) {
+            let slot = (r.addr >> 16) as u8 as usize;
+            if r.len <= 16 {
+                let count = 1usize << (16 - r.len.max(8));
+                top[slot..slot + count].fill(r.code);
+                i += 1;
+                continue;
+            }
+            let end = i + routes[i..].iter().take_while(|q| (q.addr >> 16) as u8 as usize == slot).count();
+            let line = mem.reserve_lines(NODE_LINES as usize);
+            fill_node(&mut mem, line, 16, top[slot], &routes[i..end], narrow);
+            top[slot] = line << 1;
+            i = end;
+        }
+        let lines = mem
+            .words
+            .chunks(LINE_U32)
+            .map(|c| {
+                let mut line = Line::default();
+                line.0[..c.len()].copy_from_slice(c);
+                line
+            })
+            .collect();
+        SegmentData { top, lines, narrow }
+    }
+}
+
+/// Fills the node whose four quarter lines were reserved at `line`: it covers the prefix of
+/// length `offset` (16 or 24) holding `routes` (those not longer than `offset` are already in
+/// `default`, the leaf code of the longest of them). A quarter's leaf codes go inline in its
+/// line when they fit, else after the current end; then come the child nodes (four lines each,
+/// in slot order), filled in turn.
+fn fill_node(mem: &mut Memory, line: u32, offset: u8, default: u32, routes: &[Route], narrow: bool) {
+    let (slots, children, spans) = paint(offset, default, routes);
+    let mut quarters = [Line::default(); NODE_LINES as usize];
+    let mut codes: Vec<u32> = Vec::with_capacity(64);
+    for (q, quarter) in quarters.iter_mut().enumerate() {
         let mut leaf_bits = 0u64;
-        let mut previous: Option<u32> = None;
+        codes.clear();
         for v in 0..64 {
-            if child_bits & (1 << v) != 0 {
+            if children[q] & (1 << v) != 0 {
                 continue;
             }
             let code = slots[q * 64 + v];
-            if previous != Some(code) {
+            if codes.last() != Some(&code) {
                 leaf_bits |= 1 << v;
-                arrays.leaves.push(code);
-                previous = Some(code);
+                codes.push(code);
             }
         }
-        arrays.words[at + q] = Word {
-            children: child_bits,
-            leaves: leaf_bits,
-            child_base: (child_block + WORDS_PER_NODE * children_before) as u32,
-            leaf_base: leaf_base as u32,
-        };
-        children_before += child_bits.count_ones() as usize;
+        quarter.set_bits(CHILDREN, children[q]);
+        quarter.set_bits(LEAVES, leaf_bits);
+        let inline_at = (line + q as u32) * LINE_U32 as u32 + INLINE_LEAVES as u32;
+        if narrow {
+            let packed = codes.chunks(2).map(|c| c[0] | (c.get(1).copied().unwrap_or(NO_ROUTE) << 16));
+            if codes.len() <= 2 * INLINE_CAPACITY {
+                quarter.0[LEAF_BASE] = 2 * inline_at;
+                for (slot, pair) in quarter.0[INLINE_LEAVES..].iter_mut().zip(packed) {
+                    *slot = pair;
+                }
+            } else {
+                quarter.0[LEAF_BASE] = 2 * mem.words.len() as u32;
+                mem.words.extend(packed);
+            }
+        } else if codes.len() <= INLINE_CAPACITY {
+            quarter.0[LEAF_BASE] = inline_at;
+            quarter.0[INLINE_LEAVES..INLINE_LEAVES + codes.len()].copy_from_slice(&codes);
+        } else {
+            quarter.0[LEAF_BASE] = mem.words.len() as u32;
+            mem.words.extend_from_slice(&codes);
+        }
+    }
+    let first_child = if spans.is_empty() { 0 } else { mem.reserve_lines(NODE_LINES as usize * spans.len()) };
+    let mut children_before = 0;
+    for (q, quarter) in quarters.iter_mut().enumerate() {
+        quarter.0[CHILD_BASE] = first_child + NODE_LINES * children_before;
+        children_before += children[q].count_ones();
+        mem.set_line(line + q as u32, quarter);
     }
     for (k, (slot, first, end)) in spans.into_iter().enumerate() {
-        fill_node(arrays, child_block + WORDS_PER_NODE * k, offset + 8, slots[slot], &routes[first..end]);
+        fill_node(
+            mem,
+            first_child + NODE_LINES * k as u32,
+            offset + 8,
+            slots[slot],
+            &routes[first..end],
+            narrow,
+        );
     }
 }
