@@ -1,6 +1,7 @@
-//! Criterion bench of the FIB's IPv4 longest-prefix match (`rib::fib::lpm`) on a 1M-prefix table
-//! with an Internet-like length distribution, side by side with the `prefix-trie` crate; plus
-//! bulk compilation of 1M prefixes and recompilation after one route change.
+//! Criterion bench of the FIB's IPv4 longest-prefix match (`rib::fib::lpm`, poptrie-class) on a
+//! 1M-prefix table with an Internet-like length distribution, side by side with the DIR-16-8-8 trie
+//! it replaced (`rib::fib::lpm::dir1688`) and the `prefix-trie` crate; plus bulk compilation of 1M
+//! prefixes, a batch of 100k route changes compiled, and recompilation after one route change.
 //!
 //! After criterion's run, `main` times each lookup variant again (median of several rounds) and
 //! prints ns/lookup and the speed-up over `prefix-trie`.
@@ -10,6 +11,7 @@ use criterion::{BatchSize, Criterion, Throughput};
 use prefix_trie::{Prefix, PrefixMap};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+use rib::fib::lpm::dir1688::{Dir1688, Dir1688Table};
 use rib::fib::lpm::{Lpm, LpmTable};
 use rib::types::Ipv4Prefix;
 use std::hint::black_box;
@@ -100,7 +102,39 @@ struct Fixture {
     addrs: Vec<u32>,
     table: LpmTable,
     lpm: Lpm,
+    dir: Dir1688,
     trie: PrefixMap<TriePrefix, u32>,
+    /// `BULK_CHANGES` route changes: half withdraw existing routes, half add /24s.
+    changes: Vec<(Ipv4Prefix, Option<u32>)>,
+}
+
+/// Route changes in the bulk-update measurement.
+const BULK_CHANGES: usize = 100_000;
+
+fn generate_changes(routes: &[(Ipv4Prefix, u32)]) -> Vec<(Ipv4Prefix, Option<u32>)> {
+    let step = routes.len() / (BULK_CHANGES / 2);
+    let mut changes = Vec::with_capacity(BULK_CHANGES);
+    for (i, (p, _)) in routes.iter().step_by(step).take(BULK_CHANGES / 2).enumerate() {
+        changes.push((*p, None));
+        let add = Ipv4Prefix::new(Ipv4Addr::from(p.addr_u32() ^ 0x100), 24);
+        changes.push((add, Some(i as u32 % 4096)));
+    }
+    changes
+}
+
+/// Applies `changes` to `table` and compiles it.
+fn apply_and_compile(mut table: LpmTable, changes: &[(Ipv4Prefix, Option<u32>)]) -> Lpm {
+    for (p, v) in changes {
+        match v {
+            Some(v) => {
+                table.insert(*p, *v);
+            }
+            None => {
+                table.remove(p);
+            }
+        }
+    }
+    table.compile()
 }
 
 fn fixture() -> Fixture {
@@ -109,6 +143,7 @@ fn fixture() -> Fixture {
     let addrs = generate_addrs(&routes, 0xadd7);
     let mut table = LpmTable::from_routes(routes.iter().copied());
     let lpm = table.compile();
+    let dir = Dir1688Table::from_routes(routes.iter().copied()).compile();
     let mut trie = PrefixMap::new();
     for (p, v) in &routes {
         trie.insert(TriePrefix(p.addr_u32(), p.len()), *v);
@@ -117,15 +152,18 @@ fn fixture() -> Fixture {
     for a in addrs.iter().step_by(97) {
         let want = trie.get_lpm(&TriePrefix(*a, 32)).map(|(_, v)| *v);
         assert_eq!(lpm.lookup(*a), want, "lookup of {}", Ipv4Addr::from(*a));
+        assert_eq!(dir.lookup(*a), want, "dir1688 lookup of {}", Ipv4Addr::from(*a));
     }
+    let changes = generate_changes(&routes);
     eprintln!(
-        "fixture: {} routes, {} lookup addresses, trie {:.1} MiB, built in {:.2?}",
+        "fixture: {} routes, {} lookup addresses, poptrie {:.1} MiB, dir1688 {:.1} MiB, built in {:.2?}",
         table.len(),
         addrs.len(),
         lpm.memory_bytes() as f64 / (1 << 20) as f64,
+        dir.memory_bytes() as f64 / (1 << 20) as f64,
         t.elapsed()
     );
-    Fixture { routes, addrs, table, lpm, trie }
+    Fixture { routes, addrs, table, lpm, dir, trie, changes }
 }
 
 /// The lookup variants compared, each doing `CHUNK` lookups from `addrs[start..]`.
@@ -133,18 +171,28 @@ fn fixture() -> Fixture {
 enum Variant {
     LpmSingle,
     LpmBatch,
+    DirSingle,
+    DirBatch,
     TrieSingle,
     TrieBatch,
 }
 
 impl Variant {
-    const ALL: [Variant; 4] =
-        [Variant::LpmSingle, Variant::LpmBatch, Variant::TrieSingle, Variant::TrieBatch];
+    const ALL: [Variant; 6] = [
+        Variant::LpmSingle,
+        Variant::LpmBatch,
+        Variant::DirSingle,
+        Variant::DirBatch,
+        Variant::TrieSingle,
+        Variant::TrieBatch,
+    ];
 
     fn name(self) -> &'static str {
         match self {
-            Variant::LpmSingle => "vnswitch_lpm/single",
-            Variant::LpmBatch => "vnswitch_lpm/batch",
+            Variant::LpmSingle => "poptrie/single",
+            Variant::LpmBatch => "poptrie/batch",
+            Variant::DirSingle => "dir1688/single",
+            Variant::DirBatch => "dir1688/batch",
             Variant::TrieSingle => "prefix_trie/single",
             Variant::TrieBatch => "prefix_trie/batch",
         }
@@ -162,6 +210,17 @@ impl Variant {
             }
             Variant::LpmBatch => {
                 f.lpm.lookup_batch(addrs, out);
+                black_box(&*out);
+            }
+            Variant::DirSingle => {
+                let mut acc = 0u32;
+                for a in addrs {
+                    acc = acc.wrapping_add(f.dir.lookup(black_box(*a)).unwrap_or(0));
+                }
+                black_box(acc);
+            }
+            Variant::DirBatch => {
+                f.dir.lookup_batch(addrs, out);
                 black_box(&*out);
             }
             Variant::TrieSingle => {
@@ -211,6 +270,13 @@ fn bench_compile(c: &mut Criterion, f: &Fixture) {
             |routes| LpmTable::from_routes(routes).compile(),
             BatchSize::PerIteration,
         )
+    });
+    let uncompiled_dir = Dir1688Table::from_routes(f.routes.iter().copied());
+    group.bench_function("dir1688_compile_all", |b| {
+        b.iter_batched(|| uncompiled_dir.clone(), |mut t| t.compile(), BatchSize::PerIteration)
+    });
+    group.bench_function("bulk_100k_changes", |b| {
+        b.iter_batched(|| f.table.clone(), |t| apply_and_compile(t, &f.changes), BatchSize::PerIteration)
     });
     group.finish();
 
@@ -263,9 +329,26 @@ fn summary(f: &Fixture) {
         println!("  {:<22} {:>8.2} ns/lookup", v.name(), n);
     }
     println!(
-        "  speed-up single: {:.1}x   batch: {:.1}x (prefix_trie / vnswitch_lpm)",
+        "  speed-up single: {:.1}x   batch: {:.1}x (prefix_trie / poptrie); over dir1688: {:.1}x, {:.1}x",
+        ns[4] / ns[0],
+        ns[5] / ns[1],
         ns[2] / ns[0],
         ns[3] / ns[1]
+    );
+    let mut bulk_rounds: Vec<f64> = (0..5)
+        .map(|_| {
+            let table = f.table.clone();
+            let t = Instant::now();
+            black_box(apply_and_compile(table, &f.changes));
+            t.elapsed().as_secs_f64()
+        })
+        .collect();
+    bulk_rounds.sort_by(f64::total_cmp);
+    println!(
+        "  {} changes applied + compiled: median {:.1} ms = {:.2} M updates/s",
+        BULK_CHANGES,
+        bulk_rounds[2] * 1e3,
+        BULK_CHANGES as f64 / bulk_rounds[2] / 1e6
     );
     let mut table = f.table.clone();
     let t = Instant::now();
