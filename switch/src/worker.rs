@@ -445,7 +445,17 @@ mod tests {
         let mut cfg = WorkerConfig::new(0);
         cfg.core = Some(0);
         let h = Worker::new(cfg, ports, fib, publisher, None, stop.clone()).spawn().unwrap();
-        std::thread::sleep(Duration::from_millis(30));
+        // Until it forwarded all ten and went idle (a loaded machine may start it late).
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            collector.poll();
+            let w = &reader.workers()[0];
+            if w.counters.ports[PORT_H.index()].tx_packets == 10 && w.counters.idle_sleeps > 0 {
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "worker did not forward and idle within 10 s");
+            std::thread::sleep(Duration::from_millis(10));
+        }
         stop.store(true, Ordering::Relaxed);
         let mut ports = h.join().unwrap();
         assert_eq!(ports.take_tx(PORT_H).len(), 10);
