@@ -453,8 +453,9 @@ impl shell::Prober for ShellProber {
         timeout: Duration,
     ) -> shell::ProbeReply {
         use switch::punt::ProbeKind;
-        let ident = self.0.alloc_ident();
-        match self.0.probe(source.router_id, source.source, dst, ttl, ident, seq, timeout) {
+        // `seq` only numbers the shell's output: the wire identifier and sequence are random.
+        let _ = seq;
+        match self.0.probe(source.tenant_id, source.router_id, source.source, dst, ttl, timeout) {
             Ok(Some((r, rtt))) => match r.kind {
                 ProbeKind::EchoReply => shell::ProbeReply::Echo { from: r.from, rtt },
                 ProbeKind::TimeExceeded => shell::ProbeReply::TimeExceeded { from: r.from, rtt },

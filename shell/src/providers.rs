@@ -59,6 +59,8 @@ pub trait StatsSource: Send + Sync {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ProbeSource {
     pub tenant: String,
+    /// The tenant's index (`TenantId`): answers are matched within this tenant only.
+    pub tenant_id: rib::TenantId,
     pub router: String,
     /// Global router index (`RouterId`): the tenants' routers in file order.
     pub router_id: rib::RouterId,
