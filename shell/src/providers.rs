@@ -43,6 +43,8 @@ pub struct PortCounters {
     pub encap_packets: u64,
     /// Uplinks: frames decapsulated from the port into a tenant's network.
     pub decap_packets: u64,
+    /// Why the port's link is down (its device is missing or was removed), None when up.
+    pub link_down: Option<String>,
 }
 
 /// Aggregated statistics, readable from any thread.

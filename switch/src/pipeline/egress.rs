@@ -120,6 +120,13 @@ fn add_tenant_tx(counters: &mut WorkerCounters, (tenant, packets, bytes): (Tenan
 }
 
 fn transmit<P: Ports>(ports: &mut P, port: PortId, frames: &[P::Desc], counters: &mut WorkerCounters) {
+    if !ports.link_up(port) {
+        // The port's device is missing or gone: the frames are dropped, not queued.
+        ports.recycle(frames);
+        counters.port_mut(port.index()).tx_dropped += frames.len() as u64;
+        counters.drops[DropReason::EgressDown.index()] += frames.len() as u64;
+        return;
+    }
     let queued = ports.tx_burst(port, frames).min(frames.len());
     // Lengths come from our copies of the descriptors (plain values, not the frames).
     let bytes: u64 = frames[..queued].iter().map(|d| ports.len(d) as u64).sum();
