@@ -277,6 +277,27 @@ impl RibHandle {
     pub fn add_route(&self, tenant: &str, prefix: Ipv4Prefix, next_hop: Ipv4Addr) -> Result<(), RibError> {
         self.request(|reply| RibCommand::AddRoute { tenant: tenant.to_string(), prefix, next_hop, reply })?
     }
+    /// Queues a static route change (add, or remove with `add == false`) without waiting:
+    /// the answer arrives on the returned channel once the change is published. For route
+    /// feeds that keep many changes in flight (the RIB batches them into one publication).
+    pub fn submit_route(
+        &self,
+        add: bool,
+        tenant: &str,
+        prefix: Ipv4Prefix,
+        next_hop: Ipv4Addr,
+    ) -> Result<crossbeam_channel::Receiver<Result<(), RibError>>, RibError> {
+        let (reply, answer) = crossbeam_channel::bounded(1);
+        let tenant = tenant.to_string();
+        let cmd = if add {
+            RibCommand::AddRoute { tenant, prefix, next_hop, reply }
+        } else {
+            RibCommand::RemoveRoute { tenant, prefix, next_hop, reply }
+        };
+        self.tx.send(cmd).map_err(|_| RibError::Stopped)?;
+        Ok(answer)
+    }
+
     /// Removes a static route (`no ip route`).
     pub fn remove_route(&self, tenant: &str, prefix: Ipv4Prefix, next_hop: Ipv4Addr) -> Result<(), RibError> {
         self.request(|reply| RibCommand::RemoveRoute { tenant: tenant.to_string(), prefix, next_hop, reply })?
