@@ -21,8 +21,6 @@ use std::time::{Duration, Instant};
 const MAX_BATCH: usize = 16 * 1024;
 /// Longest time spent applying one batch before publishing.
 const MAX_BATCH_TIME: Duration = Duration::from_millis(20);
-/// Batches up to this many commands publish the running configuration at once.
-const INTERACTIVE_BATCH: usize = 8;
 /// Under a route feed, the running configuration is published at most this often.
 const TOPOLOGY_INTERVAL: Duration = Duration::from_millis(100);
 
@@ -44,8 +42,10 @@ pub(crate) struct RibThread {
     pending: Vec<PendingReply>,
     /// When the running configuration was last published.
     topology_published: Instant,
-    /// Set while a large batch is flushed within TOPOLOGY_INTERVAL of the last publication.
+    /// Set while a feed-only batch is flushed within TOPOLOGY_INTERVAL of the last publication.
     hold_topology: bool,
+    /// The current batch has a command other than a feed's route change.
+    interactive_in_batch: bool,
     /// Static route changes already in the routing state, applied to `topology` after the
     /// snapshot is published (on a 1M-route table they cost milliseconds).
     deferred: Vec<DeferredChange>,
@@ -74,6 +74,7 @@ impl RibThread {
             fib_dirty: false,
             topology_published: Instant::now(),
             hold_topology: false,
+            interactive_in_batch: false,
             topology_dirty: false,
             pending: Vec::new(),
             deferred: Vec::new(),
@@ -123,7 +124,7 @@ impl RibThread {
                     Err(_) => break,
                 }
             }
-            self.flush_batch(handled);
+            self.flush_batch();
             if stop {
                 self.publish_topology();
                 return;
@@ -134,6 +135,9 @@ impl RibThread {
 
     /// Applies one command; true for `Shutdown`.
     fn handle(&mut self, cmd: RibCommand) -> bool {
+        if !matches!(cmd, RibCommand::FeedRoute { .. }) {
+            self.interactive_in_batch = true;
+        }
         match cmd {
             RibCommand::AddRoute { tenant, prefix, next_hop, reply } => {
                 let r = self.add_route(&tenant, prefix, next_hop);
@@ -142,6 +146,15 @@ impl RibThread {
             RibCommand::RemoveRoute { tenant, prefix, next_hop, reply } => {
                 let r = self.remove_route(&tenant, prefix, next_hop);
                 self.pending.push((reply, r));
+            }
+            RibCommand::FeedRoute { add, tenant, prefix, next_hop, reply } => {
+                let r = if add {
+                    self.add_route(&tenant, prefix, next_hop)
+                } else {
+                    self.remove_route(&tenant, prefix, next_hop)
+                };
+                self.pending.push((reply, r));
+                return false;
             }
             RibCommand::SetPortEnabled { port, enabled, reply } => {
                 let r = self.set_port_enabled(&port, enabled);
@@ -210,15 +223,17 @@ impl RibThread {
     }
 
     /// Publishes the new snapshot and topology if anything changed, then answers.
-    /// [`flush`](Self::flush) after a batch of `handled` commands: a small batch (someone
-    /// at the shell) publishes the running configuration at once; a large one (a route feed)
-    /// publishes it at most every [`TOPOLOGY_INTERVAL`], so a stream of route changes does
-    /// not clone the whole topology once per batch. Routes (the FIB) are published either way.
-    fn flush_batch(&mut self, handled: usize) {
-        let throttle = handled > INTERACTIVE_BATCH && self.topology_published.elapsed() < TOPOLOGY_INTERVAL;
+    /// [`flush`](Self::flush) after a batch: a batch with any command but a feed's route
+    /// changes (someone at the shell) publishes the running configuration at once; a batch
+    /// of feed changes only publishes it at most every [`TOPOLOGY_INTERVAL`], so a stream of
+    /// route changes does not clone the whole topology per batch. The FIB is published
+    /// either way.
+    fn flush_batch(&mut self) {
+        let throttle = !self.interactive_in_batch && self.topology_published.elapsed() < TOPOLOGY_INTERVAL;
         self.hold_topology = throttle;
         self.flush();
         self.hold_topology = false;
+        self.interactive_in_batch = false;
     }
 
     /// Publishes the running configuration if it changed.

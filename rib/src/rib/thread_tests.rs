@@ -483,3 +483,23 @@ fn a_route_feed_does_not_clone_the_topology_per_batch() {
     assert_eq!(rib.topology().tenants[0].static_routes.len(), 30_001);
     rib.shutdown();
 }
+
+/// Issue 11 item 4: `show ip route` went through the RIB thread and waited behind every
+/// queued change and their compile. It is answered from the published state at once.
+#[test]
+fn show_routes_does_not_wait_behind_a_busy_rib() {
+    let rib = RibHandle::spawn(topo("default.ron")).unwrap();
+    let answers: Vec<_> =
+        (0..40_000).map(|i| rib.submit_route(true, "z", feed_prefix(i), ip("10.1.5.7")).unwrap()).collect();
+    let routes = rib.routes("z").unwrap();
+    let neighbours = rib.neighbours("z").unwrap();
+    let last_done = answers.last().is_some_and(|a| !a.is_empty());
+    assert!(!last_done, "show ip route waited for the whole feed");
+    assert!(routes.iter().any(|r| r.prefix == pfx("10.1.5.0/24")));
+    assert!(!neighbours.is_empty());
+    assert_eq!(rib.routes("nope"), Err(RibError::NoSuchTenant("nope".into())));
+    for a in answers {
+        a.recv().unwrap().unwrap();
+    }
+    rib.shutdown();
+}
