@@ -65,3 +65,44 @@ fn missing_devices_do_not_stop_the_appliance_and_ports_follow_their_devices() {
     let stats = app.stats();
     assert!(stat_value(&stats, "drop egress_down") >= 2, "{stats}");
 }
+
+/// Issue 11 item 1 end to end: the shell's ping and traceroute (random identifiers, one
+/// answer slot per probe) through the real workers and hosts, over telnet.
+#[test]
+#[ignore = "needs root: network namespaces, AF_XDP (sudo scripts/test runs it)"]
+fn shell_ping_and_traceroute_reach_real_hosts() {
+    require_root("shell_ping_and_traceroute_reach_real_hosts");
+    let app = Appliance::start("pr", &[]);
+    let log = app.log_text();
+    let port = log
+        .lines()
+        .find_map(|l| l.split("telnet: listening on ").nth(1))
+        .and_then(|a| a.rsplit(':').next())
+        .map(str::trim)
+        .map(str::to_string)
+        .unwrap_or_else(|| panic!("no telnet address in the log:\n{log}"));
+    let script = format!(
+        r#"
+set timeout 30
+spawn telnet 127.0.0.1 {port}
+expect "Username: "
+send "admin\r"
+expect "Password: "
+send "vnswitch\r"
+expect "vnswitch#"
+send "terminal length 0\r"
+expect "vnswitch#"
+send "ping vrf z 10.1.5.7 repeat 3\r"
+expect "vnswitch#"
+send "traceroute vrf z 10.1.5.7\r"
+expect "vnswitch#"
+send "exit\r"
+expect eof
+"#
+    );
+    let out = Command::new("expect").args(["-c", &script]).output().expect("expect");
+    let text = String::from_utf8_lossy(&out.stdout).replace("\r\n", "\n");
+    assert!(text.contains("!!!\nSuccess rate is 100 percent (3/3)"), "{text}");
+    // Probes start at L (the router on H's subnet): H is the first hop.
+    assert!(text.contains("  1 10.1.5.7 "), "{text}");
+}
