@@ -106,21 +106,30 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     // anything runs and all workers share the attach mode the first socket got.
     let port_list: Vec<(String, String)> =
         topo.ports.iter().map(|p| (p.name.clone(), p.device.clone())).collect();
+    // A port whose device is missing (or refuses the attach) does not stop the appliance:
+    // it starts down with the reason (`show interfaces`) and attaches when the device appears.
+    let links = switch::port::LinkBoard::new(port_list.len());
     let mut port_sets = Vec::new();
     if args.ports == PortsKind::Xdp {
         let mut cfg = XskConfig { mode: args.xdp_mode, ..XskConfig::default() };
         for q in 0..cores.len() {
-            let set = XskPorts::open(&port_list, q as u32, &cfg).map_err(|e| anyhow!("{e}"))?;
+            let mut set = XskPorts::open(&port_list, q as u32, &cfg).map_err(|e| anyhow!("{e}"))?;
+            set.set_link_board(links.clone());
             if q == 0 {
-                if let Some(mode) = set.mode(0) {
+                if let Some(mode) = (0..set.port_count()).find_map(|i| set.mode(i)) {
                     cfg.mode = mode;
                 }
                 for i in 0..set.port_count() {
-                    if let (Some((name, dev)), Some(mode)) = (set.port_name(i), set.mode(i)) {
-                        eprintln!(
-                            "port {name}: AF_XDP on {dev}, {mode} mode, copy bind, {} queue(s)",
-                            cores.len()
-                        );
+                    let Some((name, dev)) = set.port_name(i) else { continue };
+                    match (set.mode(i), set.link_down(i)) {
+                        (Some(mode), _) => eprintln!(
+                            "port {name}: AF_XDP on {dev}, {mode} mode, copy bind, {} queue(s), ring {}, UMEM {} frames",
+                            cores.len(),
+                            set.ring_size(),
+                            set.frame_capacity()
+                        ),
+                        (None, Some(why)) => eprintln!("port {name}: DOWN, device {dev} {why}"),
+                        (None, None) => {}
                     }
                 }
             }
@@ -128,8 +137,15 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         }
     }
 
-    let workers =
-        crate::app::workers::spawn(&topo, rib.fib(), port_sets, &cores, args.ports, args.worker_sched)?;
+    let workers = crate::app::workers::spawn(
+        &topo,
+        rib.fib(),
+        port_sets,
+        &cores,
+        args.ports,
+        args.worker_sched,
+        links,
+    )?;
 
     let telnet_addr = args.telnet.clone().unwrap_or_else(|| topo.file.shell.telnet.clone());
     let shell = crate::app::front::start(&rib, &workers, &telnet_addr, !args.no_console, stop.clone())?;
@@ -178,6 +194,8 @@ mod workers {
         pub reader: StatsReader,
         pub port_names: Vec<String>,
         pub punt: Arc<switch::punt::PuntQueues>,
+        /// Link state of every port (devices missing or removed), written by the workers.
+        pub links: Arc<switch::port::LinkBoard>,
         last_write: std::cell::Cell<Option<std::time::Instant>>,
     }
 
@@ -189,6 +207,7 @@ mod workers {
         cores: &[usize],
         kind: PortsKind,
         sched: switch::worker::WorkerSched,
+        links: Arc<switch::port::LinkBoard>,
     ) -> Result<Workers> {
         let port_names: Vec<String> = topo.ports.iter().map(|p| p.name.clone()).collect();
         let mut consumers = Vec::new();
@@ -260,6 +279,7 @@ mod workers {
             reader,
             port_names,
             punt,
+            links,
             last_write: std::cell::Cell::new(None),
         })
     }
@@ -336,8 +356,9 @@ mod workers {
             }
             for (i, name) in self.port_names.iter().enumerate() {
                 let p = self.reader.port(i);
+                let link = if self.links.get(i).is_some() { "down" } else { "up" };
                 s.push_str(&format!(
-                    "port {name} rx {} rx_bytes {} tx {} tx_bytes {} tx_dropped {} encap {} decap {}\n",
+                    "port {name} rx {} rx_bytes {} tx {} tx_bytes {} tx_dropped {} encap {} decap {} link {link}\n",
                     p.rx_packets,
                     p.rx_bytes,
                     p.tx_packets,
@@ -387,6 +408,7 @@ mod workers {
     pub struct ShellStats {
         pub reader: StatsReader,
         pub port_names: Vec<String>,
+        pub links: Arc<switch::port::LinkBoard>,
     }
 
     impl shell::StatsSource for ShellStats {
@@ -430,6 +452,7 @@ mod workers {
                         drops: p.tx_dropped,
                         encap_packets: p.encap_packets,
                         decap_packets: p.decap_packets,
+                        link_down: self.links.get(i).map(|why| why.to_string()),
                     }
                 })
                 .collect()
@@ -453,8 +476,9 @@ impl shell::Prober for ShellProber {
         timeout: Duration,
     ) -> shell::ProbeReply {
         use switch::punt::ProbeKind;
-        let ident = self.0.alloc_ident();
-        match self.0.probe(source.router_id, source.source, dst, ttl, ident, seq, timeout) {
+        // `seq` only numbers the shell's output: the wire identifier and sequence are random.
+        let _ = seq;
+        match self.0.probe(source.tenant_id, source.router_id, source.source, dst, ttl, timeout) {
             Ok(Some((r, rtt))) => match r.kind {
                 ProbeKind::EchoReply => shell::ProbeReply::Echo { from: r.from, rtt },
                 ProbeKind::TimeExceeded => shell::ProbeReply::TimeExceeded { from: r.from, rtt },
@@ -488,8 +512,11 @@ mod front {
         console: bool,
         stop: Arc<AtomicBool>,
     ) -> Result<Front> {
-        let stats =
-            workers::ShellStats { reader: workers.reader.clone(), port_names: workers.port_names.clone() };
+        let stats = workers::ShellStats {
+            reader: workers.reader.clone(),
+            port_names: workers.port_names.clone(),
+            links: workers.links.clone(),
+        };
         let prober = super::ShellProber(switch::punt::Prober::new(workers.punt.clone()));
         let ctx = Arc::new(
             shell::ShellContext::new(rib.clone()).with_stats(Arc::new(stats)).with_prober(Arc::new(prober)),

@@ -43,6 +43,8 @@ pub struct PortCounters {
     pub encap_packets: u64,
     /// Uplinks: frames decapsulated from the port into a tenant's network.
     pub decap_packets: u64,
+    /// Why the port's link is down (its device is missing or was removed), None when up.
+    pub link_down: Option<String>,
 }
 
 /// Aggregated statistics, readable from any thread.
@@ -59,6 +61,8 @@ pub trait StatsSource: Send + Sync {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ProbeSource {
     pub tenant: String,
+    /// The tenant's index (`TenantId`): answers are matched within this tenant only.
+    pub tenant_id: rib::TenantId,
     pub router: String,
     /// Global router index (`RouterId`): the tenants' routers in file order.
     pub router_id: rib::RouterId,

@@ -391,3 +391,43 @@ fn ping_and_traceroute_output() {
     assert!(t.starts_with("Type escape sequence to abort.\nTracing the route to 10.1.5.7\n"));
     assert!(t.contains("\n  1 192.168.100.2 1 msec 1 msec 1 msec\n  2 10.1.5.7 "), "{t}");
 }
+
+/// Ports as the workers report them: `h`'s device is missing.
+struct DeviceMissingStats;
+impl shell::StatsSource for DeviceMissingStats {
+    fn workers(&self) -> Vec<shell::WorkerStats> {
+        Vec::new()
+    }
+    fn ports(&self) -> Vec<shell::PortCounters> {
+        ["a", "h", "b"]
+            .iter()
+            .map(|n| shell::PortCounters {
+                name: n.to_string(),
+                link_down: (*n == "h").then(|| "does not exist (waiting for it)".to_string()),
+                ..Default::default()
+            })
+            .collect()
+    }
+    fn clear(&self) {}
+}
+
+/// Issue 11 item 2: a port whose device is missing shows down with the reason, like OVS.
+#[test]
+fn a_port_without_its_device_shows_down_with_the_reason() {
+    let rib = RibHandle::spawn(topology()).expect("rib");
+    let ctx = Arc::new(ShellContext::new(rib).with_stats(Arc::new(DeviceMissingStats)));
+    let mut s = login(&ctx, "admin", "vnswitch");
+    let h = run(&mut s, "show interfaces h");
+    assert!(
+        h.starts_with(
+            "h is down, line protocol is down \n  Link down: device vns-h-sw does not exist (waiting for it)\n"
+        ),
+        "{h}"
+    );
+    assert!(run(&mut s, "show interfaces a").starts_with("a is up, line protocol is up \n"));
+    let brief = run(&mut s, "show ip interface brief");
+    assert!(
+        brief.lines().any(|l| l.starts_with("h ") && l.ends_with("down                  down")),
+        "{brief}"
+    );
+}

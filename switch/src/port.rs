@@ -100,6 +100,96 @@ pub trait Ports: FrameBuf {
     fn idle_wait(&mut self, timeout: Duration) {
         std::thread::sleep(timeout);
     }
+
+    /// Whether `port` can transmit now (its device is there and attached). Egress counts
+    /// frames for a port whose link is down as `egress_down` instead of queueing them.
+    fn link_up(&self, _port: PortId) -> bool {
+        true
+    }
+
+    /// Slow housekeeping, about once a second (never per batch): notice devices that
+    /// appeared (attach) or went away (detach, mark the port down). The default does nothing.
+    fn maintain(&mut self) {}
+}
+
+/// Why a port's link is down (the port exists in the topology; its device does not work).
+/// Displayed after "device NAME", e.g. "device veth3 does not exist (waiting for it)".
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LinkDown {
+    /// The device does not exist (yet): attached when it appears.
+    DeviceMissing,
+    /// The device went away while the port was running.
+    DeviceRemoved,
+    /// The device has fewer rx queues than workers (this worker's queue is missing).
+    QueueMissing { available: u32 },
+    /// Attaching the socket / XDP program failed with this errno (retried).
+    AttachRefused { errno: i32 },
+}
+
+impl std::fmt::Display for LinkDown {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LinkDown::DeviceMissing => write!(f, "does not exist (waiting for it)"),
+            LinkDown::DeviceRemoved => write!(f, "was removed (waiting for it to come back)"),
+            LinkDown::QueueMissing { available } => {
+                write!(f, "has {available} rx queue(s), fewer than the workers")
+            }
+            LinkDown::AttachRefused { errno } => {
+                write!(f, "refused the AF_XDP attach: {}", std::io::Error::from_raw_os_error(*errno))
+            }
+        }
+    }
+}
+
+impl LinkDown {
+    fn encode(self) -> u64 {
+        match self {
+            LinkDown::DeviceMissing => 1 << 32,
+            LinkDown::DeviceRemoved => 2 << 32,
+            LinkDown::QueueMissing { available } => 3 << 32 | available as u64,
+            LinkDown::AttachRefused { errno } => 4 << 32 | errno as u32 as u64,
+        }
+    }
+
+    fn decode(v: u64) -> Option<LinkDown> {
+        let detail = v as u32;
+        match v >> 32 {
+            1 => Some(LinkDown::DeviceMissing),
+            2 => Some(LinkDown::DeviceRemoved),
+            3 => Some(LinkDown::QueueMissing { available: detail }),
+            4 => Some(LinkDown::AttachRefused { errno: detail as i32 }),
+            _ => None,
+        }
+    }
+}
+
+/// The link state of every port, written by the workers when it changes (one atomic store;
+/// the last writer wins, and every worker sees the same device) and read by the shell
+/// (`show interfaces`) from any thread.
+#[derive(Debug)]
+pub struct LinkBoard {
+    ports: Box<[std::sync::atomic::AtomicU64]>,
+}
+
+impl LinkBoard {
+    /// A board of `ports` ports, all up.
+    pub fn new(ports: usize) -> std::sync::Arc<Self> {
+        std::sync::Arc::new(LinkBoard {
+            ports: (0..ports).map(|_| std::sync::atomic::AtomicU64::new(0)).collect(),
+        })
+    }
+
+    /// Records `port`'s state (None: up).
+    pub fn set(&self, port: usize, down: Option<LinkDown>) {
+        if let Some(p) = self.ports.get(port) {
+            p.store(down.map_or(0, LinkDown::encode), std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
+    /// Why `port` is down, None when it is up (or unknown).
+    pub fn get(&self, port: usize) -> Option<LinkDown> {
+        self.ports.get(port).and_then(|p| LinkDown::decode(p.load(std::sync::atomic::Ordering::Relaxed)))
+    }
 }
 
 /// Descriptor of a frame in [`MemPorts`].
@@ -131,6 +221,8 @@ pub enum MemPortError {
 struct MemPort {
     rx: VecDeque<MemDesc>,
     tx: VecDeque<MemDesc>,
+    /// Link state set by the test ([`MemPorts::set_link`]).
+    down: Option<LinkDown>,
 }
 
 /// In-memory backend: `frame_count` frames in one `Vec`, each [`DEFAULT_HEADROOM`] bytes of
@@ -176,9 +268,17 @@ impl MemPorts {
                 .map(|_| MemPort {
                     rx: VecDeque::with_capacity(ring_size),
                     tx: VecDeque::with_capacity(ring_size),
+                    down: None,
                 })
                 .collect(),
             ring_size,
+        }
+    }
+
+    /// Sets `port`'s link state as a device appearing or going away would (tests).
+    pub fn set_link(&mut self, port: PortId, down: Option<LinkDown>) {
+        if let Some(p) = self.ports.get_mut(port.index()) {
+            p.down = down;
         }
     }
 
@@ -365,6 +465,10 @@ impl Ports for MemPorts {
     }
 
     fn service(&mut self) {}
+
+    fn link_up(&self, port: PortId) -> bool {
+        self.ports.get(port.index()).is_some_and(|p| p.down.is_none())
+    }
 }
 
 #[cfg(test)]
@@ -556,4 +660,8 @@ impl Ports for WirePorts {
     }
 
     fn service(&mut self) {}
+
+    fn link_up(&self, port: PortId) -> bool {
+        self.mem.link_up(port)
+    }
 }

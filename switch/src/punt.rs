@@ -1,11 +1,14 @@
 //! Router-originated probes for the shell's `ping` and `traceroute`. The shell builds an ICMP
 //! echo request "from logical router R" and pushes it, as a fixed-size `Copy` frame, into a
 //! lock-free inject queue; any worker pops injected probes once per batch and routes them in
-//! R's table (R itself does not decrement the TTL). ICMP answers addressed to router addresses
-//! (echo replies with a probe identifier, time-exceeded / unreachable quoting a probe) are
-//! pushed by workers into the punt queue, which [`Prober::try_recv`] decodes.
-//!
-//! Probe identifiers are `PROBE_IDENT_BASE..=0xffff`; workers punt only answers to those.
+//! R's table (R itself does not decrement the TTL). Each probe in flight owns one answer slot
+//! keyed by (tenant, router address, random echo identifier and sequence): a worker hands an
+//! ICMP answer addressed to a router address (echo reply, or time-exceeded / unreachable
+//! quoting an echo request) to the slot of the probe it answers, received in that probe's
+//! tenant, or drops it (`punt_not_probe`). Answers of one session never share room with
+//! another's, so a tenant flooding forged answers cannot push out anybody's reply, and the
+//! prober accepts only an answer that carries the probe's random data (echo reply) or quotes
+//! its addresses and random IP identification (errors).
 //!
 //! The substrate side has two more queues, between the workers and the control plane that
 //! resolves substrate next hops: workers push every ARP frame received on an uplink that is
@@ -16,21 +19,26 @@
 
 use crate::wire::{arp, ethernet, icmp, ipv4};
 use crossbeam_queue::ArrayQueue;
-use rib::{MacAddr, PortId, RouterId};
-use std::collections::VecDeque;
+use rib::{MacAddr, PortId, RouterId, TenantId};
 use std::net::Ipv4Addr;
-use std::sync::atomic::{AtomicU16, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Largest frame carried by the inject and punt queues (longer punted frames are cut).
 pub const QUEUED_FRAME_LEN: usize = 192;
-/// First ICMP echo identifier reserved for shell probes.
-pub const PROBE_IDENT_BASE: u16 = 0xf000;
 /// Default capacity of each queue.
 pub const QUEUE_CAPACITY: usize = 256;
+/// Probes in flight at once (over all shell sessions).
+pub const PROBE_SLOTS: usize = 256;
+/// Slots a probe key may occupy (open addressing, looked at by the worker in order).
+pub const PROBE_WAYS: usize = 4;
+/// Answers kept per probe (the first genuine one is used; room for a few forged or late ones).
+const ANSWERS_PER_PROBE: usize = 4;
 /// Bytes of echo data in a probe.
-const PROBE_DATA: &[u8; 16] = b"vnswitch probe..";
+pub const PROBE_DATA_LEN: usize = 16;
+/// Echo data of [`build_echo`] (probes from [`Prober`] carry random data).
+const PROBE_DATA: &[u8; PROBE_DATA_LEN] = b"vnswitch probe..";
 
 /// A frame copied into a queue entry (no allocation).
 #[derive(Clone, Copy)]
@@ -68,7 +76,7 @@ pub struct InjectedProbe {
     pub frame: QueuedFrame,
 }
 
-/// An ICMP frame a worker handed to the shell.
+/// An ICMP frame a worker handed to the shell (the answer to one probe).
 #[derive(Clone, Copy, Debug)]
 pub struct PuntedFrame {
     /// When the worker punted it (start of its batch).
@@ -88,8 +96,8 @@ pub struct PortFrame {
 pub struct PuntQueues {
     /// Probes from the shell, routed by a worker.
     pub inject: ArrayQueue<InjectedProbe>,
-    /// Probe answers to the shell.
-    pub punt: ArrayQueue<PuntedFrame>,
+    /// Probes in flight, each with its own answer queue ([`PuntQueues::punt_answer`]).
+    probes: Box<[ProbeSlot]>,
     /// ARP frames received on uplinks (replies to the control plane's requests, requests
     /// from substrate neighbours), for the control plane.
     pub arp: ArrayQueue<PortFrame>,
@@ -113,7 +121,12 @@ impl PuntQueues {
         let cap = capacity.max(1);
         Arc::new(PuntQueues {
             inject: ArrayQueue::new(cap),
-            punt: ArrayQueue::new(cap),
+            probes: (0..PROBE_SLOTS)
+                .map(|_| ProbeSlot {
+                    key: AtomicU64::new(FREE_KEY),
+                    answers: ArrayQueue::new(ANSWERS_PER_PROBE),
+                })
+                .collect(),
             arp: ArrayQueue::new(cap),
             control_tx: ArrayQueue::new(cap),
         })
@@ -160,12 +173,14 @@ pub enum ProbeKind {
     Unreachable(u8),
 }
 
-/// One answer to a probe.
+/// One answer to a probe, as decoded from the frame (before it is checked against the probe).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ProbeReply {
     pub kind: ProbeKind,
     /// Source address of the answer (the hop or the destination).
     pub from: Ipv4Addr,
+    /// Destination of the answer: the router address the probe came from.
+    pub to: Ipv4Addr,
     /// Echo identifier and sequence of the probe answered.
     pub ident: u16,
     pub seq: u16,
@@ -175,50 +190,75 @@ pub struct ProbeReply {
     pub at: Instant,
 }
 
-/// Errors of [`Prober::send_echo`].
+/// Errors of [`Prober::start`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum ProbeError {
     #[error("probe inject queue is full")]
     QueueFull,
-    #[error("probe identifier {0:#06x} is outside the probe range")]
-    BadIdent(u16),
+    #[error("too many probes in flight (all {PROBE_SLOTS} answer slots are taken)")]
+    NoSlot,
+    #[error("probe source is not a tenant's router")]
+    NoTenant,
 }
 
-/// True when the IPv4 packet `ip` (header and payload) is an ICMP answer to a shell probe:
-/// an echo reply with a probe identifier, or a time-exceeded / unreachable quoting an echo
-/// request with one. Used by workers to decide what to punt.
+/// True when the IPv4 packet `ip` (header and payload) has the shape of an answer to a
+/// probe: an echo reply, or a time-exceeded / unreachable quoting an echo request. Used by
+/// the forward stage to decide what to punt; egress then punts only answers that match a
+/// probe in flight ([`PuntQueues::punt_answer`]).
 pub fn answers_probe(ip: &[u8]) -> bool {
     decode_ip(ip, Instant::now()).is_some()
 }
 
 /// Decodes a punted Ethernet frame into a reply (None if it is not one).
 pub fn decode_frame(frame: &[u8], at: Instant) -> Option<ProbeReply> {
+    decode_full(frame, at).map(|(r, _)| r)
+}
+
+/// What a reply carries beyond [`ProbeReply`] to prove it answers one probe: the echo data of
+/// an echo reply, or the quoted IP header's (source, destination, identification) of an error.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Proof<'a> {
+    Echo(&'a [u8]),
+    Quote { src: Ipv4Addr, dst: Ipv4Addr, ip_id: u16 },
+}
+
+fn decode_full(frame: &[u8], at: Instant) -> Option<(ProbeReply, Proof<'_>)> {
     let eth = ethernet::Frame::new_checked(frame).ok()?;
     if eth.ethertype() != ethernet::ethertype::IPV4 {
         return None;
     }
-    decode_ip(eth.payload(), at)
+    decode_ip_full(&frame[ethernet::HEADER_LEN..], at)
 }
 
 fn decode_ip(ip: &[u8], at: Instant) -> Option<ProbeReply> {
-    let ip = ipv4::Packet::new_checked(ip).ok()?;
+    decode_ip_full(ip, at).map(|(r, _)| r)
+}
+
+fn decode_ip_full(ipb: &[u8], at: Instant) -> Option<(ProbeReply, Proof<'_>)> {
+    let ip = ipv4::Packet::new_checked(ipb).ok()?;
     if ip.protocol() != ipv4::protocol::ICMP || ip.is_later_fragment() {
         return None;
     }
-    let msg = icmp::Packet::new_checked(ip.payload()).ok()?;
-    let (kind, ident, seq) = match msg.msg_type() {
-        icmp::msg::ECHO_REPLY => (ProbeKind::EchoReply, msg.echo_ident(), msg.echo_seq()),
+    let hl = ip.header_len() as usize;
+    let tl = (ip.total_len() as usize).min(ipb.len());
+    let icmp_bytes = ipb.get(hl..tl)?;
+    let msg = icmp::Packet::new_checked(icmp_bytes).ok()?;
+    let (kind, ident, seq, proof) = match msg.msg_type() {
+        icmp::msg::ECHO_REPLY => {
+            let data = icmp_bytes.get(icmp::HEADER_LEN..).unwrap_or(&[]);
+            (ProbeKind::EchoReply, msg.echo_ident(), msg.echo_seq(), Proof::Echo(data))
+        }
         t @ (icmp::msg::TIME_EXCEEDED | icmp::msg::DEST_UNREACHABLE) => {
-            let quoted = ipv4::Packet::new_unchecked(msg.data());
-            let qdata = msg.data();
+            let qdata = icmp_bytes.get(icmp::HEADER_LEN..)?;
+            let quoted = ipv4::Packet::new_unchecked(qdata);
             if qdata.len() < ipv4::HEADER_LEN
                 || quoted.version() != 4
                 || quoted.protocol() != ipv4::protocol::ICMP
             {
                 return None;
             }
-            let hl = quoted.header_len() as usize;
-            let qicmp = qdata.get(hl..hl + icmp::HEADER_LEN)?;
+            let qhl = quoted.header_len() as usize;
+            let qicmp = qdata.get(qhl..qhl + icmp::HEADER_LEN)?;
             let q = icmp::Packet::new_checked(qicmp).ok()?;
             if q.msg_type() != icmp::msg::ECHO_REQUEST {
                 return None;
@@ -228,25 +268,34 @@ fn decode_ip(ip: &[u8], at: Instant) -> Option<ProbeReply> {
             } else {
                 ProbeKind::Unreachable(msg.msg_code())
             };
-            (kind, q.echo_ident(), q.echo_seq())
+            let proof =
+                Proof::Quote { src: quoted.src_addr(), dst: quoted.dst_addr(), ip_id: quoted.ident() };
+            (kind, q.echo_ident(), q.echo_seq(), proof)
         }
         _ => return None,
     };
-    if ident < PROBE_IDENT_BASE {
-        return None;
-    }
-    Some(ProbeReply { kind, from: ip.src_addr(), ident, seq, ttl: ip.ttl(), at })
+    let reply = ProbeReply { kind, from: ip.src_addr(), to: ip.dst_addr(), ident, seq, ttl: ip.ttl(), at };
+    Some((reply, proof))
 }
 
-/// Builds the frame of a probe: Ethernet (zero MACs) + IPv4 (DF, `ttl`) + ICMP echo request.
-pub fn build_echo(src: Ipv4Addr, dst: Ipv4Addr, ttl: u8, ident: u16, seq: u16) -> QueuedFrame {
-    let icmp_len = icmp::HEADER_LEN + PROBE_DATA.len();
+/// Builds the frame of a probe: Ethernet (zero MACs) + IPv4 (DF, `ttl`, identification
+/// `ip_id`) + ICMP echo request carrying `data`.
+pub fn build_echo_with(
+    src: Ipv4Addr,
+    dst: Ipv4Addr,
+    ttl: u8,
+    ip_id: u16,
+    ident: u16,
+    seq: u16,
+    data: &[u8; PROBE_DATA_LEN],
+) -> QueuedFrame {
+    let icmp_len = icmp::HEADER_LEN + PROBE_DATA_LEN;
     let total = ethernet::HEADER_LEN + ipv4::HEADER_LEN + icmp_len;
-    let mut buf = [0u8; ethernet::HEADER_LEN + ipv4::HEADER_LEN + icmp::HEADER_LEN + 16];
+    let mut buf = [0u8; ethernet::HEADER_LEN + ipv4::HEADER_LEN + icmp::HEADER_LEN + PROBE_DATA_LEN];
     buf[12..14].copy_from_slice(&ethernet::ethertype::IPV4.to_be_bytes());
     {
         let mut ip = ipv4::Packet::new_unchecked(&mut buf[ethernet::HEADER_LEN..]);
-        ip.init_header((ipv4::HEADER_LEN + icmp_len) as u16, seq, ttl, ipv4::protocol::ICMP, src, dst);
+        ip.init_header((ipv4::HEADER_LEN + icmp_len) as u16, ip_id, ttl, ipv4::protocol::ICMP, src, dst);
         ip.fill_checksum();
     }
     {
@@ -255,116 +304,212 @@ pub fn build_echo(src: Ipv4Addr, dst: Ipv4Addr, ttl: u8, ident: u16, seq: u16) -
         m.set_msg_code(0);
         m.set_echo_ident(ident);
         m.set_echo_seq(seq);
-        m.data_mut().copy_from_slice(PROBE_DATA);
+        m.data_mut().copy_from_slice(data);
         m.fill_checksum();
     }
     QueuedFrame::from_slice(&buf[..total])
 }
 
-/// Shell-side API: send probes as a logical router and receive their answers. Thread-safe;
-/// answers not claimed by a blocking [`probe`](Self::probe) caller stay queued for others.
-#[derive(Debug)]
-pub struct Prober {
-    queues: Arc<PuntQueues>,
-    next_ident: AtomicU16,
-    /// Answers popped while waiting for another probe (shell side; not the hot path).
-    pending: Mutex<VecDeque<ProbeReply>>,
+/// [`build_echo_with`] with IP identification `seq` and the fixed probe data (tests, tools).
+pub fn build_echo(src: Ipv4Addr, dst: Ipv4Addr, ttl: u8, ident: u16, seq: u16) -> QueuedFrame {
+    build_echo_with(src, dst, ttl, seq, ident, seq, PROBE_DATA)
 }
 
-impl Prober {
-    pub fn new(queues: Arc<PuntQueues>) -> Self {
-        Prober { queues, next_ident: AtomicU16::new(PROBE_IDENT_BASE), pending: Mutex::new(VecDeque::new()) }
+/// The slot key of a probe in flight: tenant, echo identifier and sequence, and the router
+/// address the answer goes to (folded to 16 bits; the prober checks the whole address).
+fn probe_key(tenant: TenantId, to: Ipv4Addr, ident: u16, seq: u16) -> u64 {
+    let a = u32::from(to);
+    let fold = ((a >> 16) ^ (a & 0xffff)) as u64;
+    (tenant.0 as u64) << 48 | (ident as u64) << 32 | (seq as u64) << 16 | fold
+}
+
+/// First of the [`PROBE_WAYS`] slots a key may live in.
+fn slot_base(key: u64) -> usize {
+    // Fibonacci hashing of the key (ident and seq are random, so this spreads well).
+    (key.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 40) as usize % PROBE_SLOTS
+}
+
+/// One probe in flight: its key ([`FREE_KEY`] when free) and its own answer queue, so an
+/// answer never competes with another session's (or another tenant's) answers for room.
+#[derive(Debug)]
+struct ProbeSlot {
+    key: AtomicU64,
+    answers: ArrayQueue<PuntedFrame>,
+}
+
+impl PuntQueues {
+    /// Worker (egress): hands the answer `frame`, received for `tenant`, to the probe in flight
+    /// it answers. False (the caller counts `punt_not_probe`) when it answers no probe in
+    /// flight of that tenant, to that router address, with that identifier and sequence —
+    /// a forged or late answer — or when that probe already has its answers. O(1): at most
+    /// [`PROBE_WAYS`] slots are looked at; no lock, no allocation.
+    pub fn punt_answer(&self, tenant: TenantId, frame: &[u8], now: Instant) -> bool {
+        let Some(r) = decode_frame(frame, now) else { return false };
+        let key = probe_key(tenant, r.to, r.ident, r.seq);
+        let base = slot_base(key);
+        for w in 0..PROBE_WAYS {
+            let slot = &self.probes[(base + w) % PROBE_SLOTS];
+            if slot.key.load(Ordering::Acquire) == key {
+                return slot
+                    .answers
+                    .push(PuntedFrame { at: now, frame: QueuedFrame::from_slice(frame) })
+                    .is_ok();
+            }
+        }
+        false
     }
 
-    /// A fresh identifier for one ping/traceroute run (cycles through the probe range).
-    pub fn alloc_ident(&self) -> u16 {
-        let v = self.next_ident.fetch_add(1, Ordering::Relaxed);
-        if v < PROBE_IDENT_BASE {
-            self.next_ident.store(PROBE_IDENT_BASE + 1, Ordering::Relaxed);
-            PROBE_IDENT_BASE
-        } else {
-            v
+    /// Shell: takes a free slot for `key` (None when the key's slots are all taken).
+    fn arm(&self, key: u64) -> Option<usize> {
+        let base = slot_base(key);
+        for w in 0..PROBE_WAYS {
+            let i = (base + w) % PROBE_SLOTS;
+            let slot = &self.probes[i];
+            if slot.key.compare_exchange(FREE_KEY, ARMING_KEY, Ordering::AcqRel, Ordering::Relaxed).is_ok() {
+                // Late answers of the slot's previous probe.
+                while slot.answers.pop().is_some() {}
+                slot.key.store(key, Ordering::Release);
+                return Some(i);
+            }
+        }
+        None
+    }
+
+    fn disarm(&self, slot: usize) {
+        if let Some(s) = self.probes.get(slot) {
+            s.key.store(FREE_KEY, Ordering::Release);
         }
     }
 
-    /// Queues an echo request from `src` (an address of `router`) to `dst`; returns the
-    /// send time for round-trip times.
-    pub fn send_echo(
-        &self,
-        router: RouterId,
-        src: Ipv4Addr,
-        dst: Ipv4Addr,
-        ttl: u8,
-        ident: u16,
-        seq: u16,
-    ) -> Result<Instant, ProbeError> {
-        if ident < PROBE_IDENT_BASE {
-            return Err(ProbeError::BadIdent(ident));
-        }
-        let frame = build_echo(src, dst, ttl, ident, seq);
-        let at = Instant::now();
-        self.queues.inject.push(InjectedProbe { router, frame }).map_err(|_| ProbeError::QueueFull)?;
-        Ok(at)
+    /// Probes in flight (slots taken).
+    pub fn probes_in_flight(&self) -> usize {
+        self.probes.iter().filter(|s| s.key.load(Ordering::Relaxed) != FREE_KEY).count()
+    }
+}
+
+/// A free slot. No probe has this key: tenant `0xffff` is `NO_TENANT`, never armed.
+const FREE_KEY: u64 = u64::MAX;
+/// A slot being armed (tenant `0xffff` again: matches no answer).
+const ARMING_KEY: u64 = u64::MAX - 1;
+
+/// A probe sent by [`Prober::start`]: what its answer must carry. Dropping it frees its slot.
+#[derive(Debug)]
+pub struct PendingProbe<'a> {
+    prober: &'a Prober,
+    slot: usize,
+    src: Ipv4Addr,
+    dst: Ipv4Addr,
+    ip_id: u16,
+    ident: u16,
+    seq: u16,
+    data: [u8; PROBE_DATA_LEN],
+    sent: Instant,
+}
+
+impl PendingProbe<'_> {
+    /// When the probe was queued.
+    pub fn sent(&self) -> Instant {
+        self.sent
     }
 
-    /// The next answer to any probe, if one arrived.
+    /// Echo identifier and sequence on the wire (random, so not guessable by a host).
+    pub fn ident_seq(&self) -> (u16, u16) {
+        (self.ident, self.seq)
+    }
+
+    /// The answer, if it arrived: the first frame in the probe's slot that really answers it
+    /// (same identifier, sequence and router address; an echo reply carries the probe's random
+    /// data, an error quotes the probe's addresses and IP identification).
     pub fn try_recv(&self) -> Option<ProbeReply> {
-        if let Some(r) = self.lock_pending().pop_front() {
-            return Some(r);
-        }
-        self.pop_decoded()
-    }
-
-    fn pop_decoded(&self) -> Option<ProbeReply> {
-        while let Some(p) = self.queues.punt.pop() {
-            if let Some(r) = decode_frame(p.frame.as_slice(), p.at) {
+        let slot = self.prober.queues.probes.get(self.slot)?;
+        while let Some(p) = slot.answers.pop() {
+            let Some((r, proof)) = decode_full(p.frame.as_slice(), p.at) else { continue };
+            if r.ident != self.ident || r.seq != self.seq || r.to != self.src {
+                continue;
+            }
+            let genuine = match proof {
+                Proof::Echo(d) => d == self.data,
+                Proof::Quote { src, dst, ip_id } => src == self.src && dst == self.dst && ip_id == self.ip_id,
+            };
+            if genuine {
                 return Some(r);
             }
         }
         None
     }
 
-    fn lock_pending(&self) -> std::sync::MutexGuard<'_, VecDeque<ProbeReply>> {
-        self.pending.lock().unwrap_or_else(|e| e.into_inner())
+    /// Waits until `deadline` for the answer; returns it with the round-trip time.
+    pub fn wait(&self, deadline: Instant) -> Option<(ProbeReply, Duration)> {
+        loop {
+            if let Some(r) = self.try_recv() {
+                return Some((r, r.at.saturating_duration_since(self.sent)));
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_micros(200));
+        }
+    }
+}
+
+impl Drop for PendingProbe<'_> {
+    fn drop(&mut self) {
+        self.prober.queues.disarm(self.slot);
+    }
+}
+
+/// Shell-side API: send probes as a logical router and receive their answers. Thread-safe;
+/// every probe has its own answer slot, keyed by (tenant, router address, random identifier
+/// and sequence), so concurrent sessions and tenants never see or displace each other's
+/// answers, and a tenant host cannot forge one without guessing 32 random bits (48 for an
+/// error, 64 more for an echo reply's data).
+#[derive(Debug)]
+pub struct Prober {
+    queues: Arc<PuntQueues>,
+}
+
+impl Prober {
+    pub fn new(queues: Arc<PuntQueues>) -> Self {
+        Prober { queues }
     }
 
-    /// Sends one probe and waits up to `timeout` for its answer (matched by ident and seq);
-    /// returns the answer and the round-trip time. Other answers are kept for their callers.
-    #[allow(clippy::too_many_arguments)]
-    pub fn probe(
+    /// Queues an echo request from `src` (an address of `router`, of `tenant`) to `dst` with
+    /// a random identifier, sequence, IP identification and data; the answer is read from the
+    /// returned [`PendingProbe`].
+    pub fn start(
         &self,
+        tenant: TenantId,
         router: RouterId,
         src: Ipv4Addr,
         dst: Ipv4Addr,
         ttl: u8,
-        ident: u16,
-        seq: u16,
+    ) -> Result<PendingProbe<'_>, ProbeError> {
+        if tenant.0 == u16::MAX {
+            return Err(ProbeError::NoTenant);
+        }
+        let (ident, seq, ip_id): (u16, u16, u16) = (rand::random(), rand::random(), rand::random());
+        let data: [u8; PROBE_DATA_LEN] = rand::random();
+        let slot = self.queues.arm(probe_key(tenant, src, ident, seq)).ok_or(ProbeError::NoSlot)?;
+        let sent = Instant::now();
+        let pending = PendingProbe { prober: self, slot, src, dst, ip_id, ident, seq, data, sent };
+        let frame = build_echo_with(src, dst, ttl, ip_id, ident, seq, &data);
+        self.queues.inject.push(InjectedProbe { router, frame }).map_err(|_| ProbeError::QueueFull)?;
+        Ok(pending)
+    }
+
+    /// Sends one probe and waits up to `timeout` for its answer; returns the answer and the
+    /// round-trip time (None on time-out).
+    pub fn probe(
+        &self,
+        tenant: TenantId,
+        router: RouterId,
+        src: Ipv4Addr,
+        dst: Ipv4Addr,
+        ttl: u8,
         timeout: Duration,
     ) -> Result<Option<(ProbeReply, Duration)>, ProbeError> {
-        let sent = self.send_echo(router, src, dst, ttl, ident, seq)?;
-        let deadline = sent + timeout;
-        loop {
-            {
-                let mut pending = self.lock_pending();
-                if let Some(pos) = pending.iter().position(|r| r.ident == ident && r.seq == seq) {
-                    if let Some(r) = pending.remove(pos) {
-                        return Ok(Some((r, r.at.saturating_duration_since(sent))));
-                    }
-                }
-                while let Some(r) = self.pop_decoded() {
-                    if r.ident == ident && r.seq == seq {
-                        return Ok(Some((r, r.at.saturating_duration_since(sent))));
-                    }
-                    if pending.len() < QUEUE_CAPACITY {
-                        pending.push_back(r);
-                    }
-                }
-            }
-            if Instant::now() >= deadline {
-                return Ok(None);
-            }
-            std::thread::sleep(Duration::from_micros(200));
-        }
+        let pending = self.start(tenant, router, src, dst, ttl)?;
+        Ok(pending.wait(pending.sent() + timeout))
     }
 }
 
@@ -416,8 +561,8 @@ mod tests {
     }
 
     #[test]
-    fn decodes_echo_reply_and_quoted_errors_only_for_probe_idents() {
-        let req = build_echo(Ipv4Addr::new(10, 0, 0, 1), Ipv4Addr::new(10, 1, 5, 7), 64, 0xf002, 4);
+    fn decodes_echo_reply_and_quoted_errors() {
+        let req = build_echo(Ipv4Addr::new(10, 0, 0, 1), Ipv4Addr::new(10, 1, 5, 7), 64, 0x1234, 4);
         // echo reply: swap addresses, type 0
         let mut rep = *req.as_slice().first_chunk::<58>().unwrap();
         rep[26..30].copy_from_slice(&[10, 1, 5, 7]);
@@ -425,66 +570,130 @@ mod tests {
         rep[34] = 0;
         let r = decode_frame(&rep, Instant::now()).unwrap();
         assert_eq!(
-            (r.kind, r.from, r.ident, r.seq),
-            (ProbeKind::EchoReply, Ipv4Addr::new(10, 1, 5, 7), 0xf002, 4)
+            (r.kind, r.from, r.to, r.ident, r.seq),
+            (ProbeKind::EchoReply, Ipv4Addr::new(10, 1, 5, 7), Ipv4Addr::new(10, 0, 0, 1), 0x1234, 4)
         );
         // time exceeded quoting the request's IP header + 8 bytes
-        let mut te = [0u8; 14 + 20 + 8 + 28];
-        te[12] = 0x08;
-        {
-            let mut ip = ipv4::Packet::new_unchecked(&mut te[14..]);
-            ip.init_header(56, 0, 64, 1, Ipv4Addr::new(192, 168, 100, 2), Ipv4Addr::new(10, 0, 0, 1));
-        }
-        te[34] = icmp::msg::TIME_EXCEEDED;
-        te[42..70].copy_from_slice(&req.as_slice()[14..42]);
+        let te = time_exceeded(&req, Ipv4Addr::new(192, 168, 100, 2));
         let r = decode_frame(&te, Instant::now()).unwrap();
         assert_eq!((r.kind, r.from, r.seq), (ProbeKind::TimeExceeded, Ipv4Addr::new(192, 168, 100, 2), 4));
-        // a host's own ping (ident below the range) is not a probe answer
+        // an echo request is not an answer; a cut error is not one either
         let mut other = rep;
-        other[38] = 0x12;
+        other[34] = 8;
         assert!(decode_frame(&other, Instant::now()).is_none());
         assert!(decode_frame(&te[..50], Instant::now()).is_none());
     }
 
+    /// The time-exceeded `from` a hop would send about `req` (a probe frame) to its source.
+    fn time_exceeded(req: &QueuedFrame, from: Ipv4Addr) -> Vec<u8> {
+        let r = req.as_slice();
+        let mut te = vec![0u8; 14 + 20 + 8 + 28];
+        te[12] = 0x08;
+        {
+            let mut ip = ipv4::Packet::new_unchecked(&mut te[14..]);
+            ip.init_header(56, 0, 64, 1, from, Ipv4Addr::new(r[26], r[27], r[28], r[29]));
+        }
+        te[34] = icmp::msg::TIME_EXCEEDED;
+        te[42..70].copy_from_slice(&r[14..42]);
+        te
+    }
+
+    /// The echo reply the destination of the probe frame `req` sends.
+    fn echo_reply(req: &QueuedFrame) -> Vec<u8> {
+        let mut f = req.as_slice().to_vec();
+        let (s, d) = (f[26..30].to_vec(), f[30..34].to_vec());
+        f[26..30].copy_from_slice(&d);
+        f[30..34].copy_from_slice(&s);
+        f[34] = 0;
+        f
+    }
+
+    const T0: TenantId = TenantId(0);
+    const T1: TenantId = TenantId(1);
+    const J0: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
+    const H: Ipv4Addr = Ipv4Addr::new(10, 1, 5, 7);
+
     #[test]
-    fn prober_matches_its_answer_and_keeps_others() {
+    fn each_probe_gets_its_own_answer_and_idents_are_random() {
         let q = PuntQueues::new(8);
         let prober = Prober::new(q.clone());
-        let id = prober.alloc_ident();
-        assert!(id >= PROBE_IDENT_BASE);
-        assert_eq!(
-            prober.send_echo(RouterId(0), Ipv4Addr::LOCALHOST, Ipv4Addr::LOCALHOST, 1, 7, 0),
-            Err(ProbeError::BadIdent(7))
-        );
-        // Pretend a worker answered seq 1 and seq 2 (reflect the injected probes as replies).
-        let reflect = |seq: u16| {
-            let mut f = *build_echo(Ipv4Addr::new(10, 1, 5, 7), Ipv4Addr::new(10, 0, 0, 1), 64, id, seq)
-                .as_slice()
-                .first_chunk::<58>()
-                .unwrap();
-            f[34] = 0;
-            q.punt.push(PuntedFrame { at: Instant::now(), frame: QueuedFrame::from_slice(&f) }).unwrap();
-        };
-        reflect(2);
-        reflect(1);
-        let got = prober
-            .probe(
-                RouterId(0),
-                Ipv4Addr::new(10, 0, 0, 1),
-                Ipv4Addr::new(10, 1, 5, 7),
-                64,
-                id,
-                1,
-                Duration::from_millis(10),
-            )
-            .unwrap();
-        assert_eq!(got.map(|(r, _)| r.seq), Some(1));
-        assert_eq!(prober.try_recv().map(|r| r.seq), Some(2));
-        assert_eq!(prober.try_recv(), None);
-        assert_eq!(q.inject.len(), 1);
-        let timeout = prober
-            .probe(RouterId(0), Ipv4Addr::LOCALHOST, Ipv4Addr::LOCALHOST, 1, id, 3, Duration::from_millis(2))
-            .unwrap();
+        let p1 = prober.start(T0, RouterId(0), J0, H, 64).unwrap();
+        let p2 = prober.start(T0, RouterId(0), J0, H, 1).unwrap();
+        assert_ne!(p1.ident_seq(), p2.ident_seq(), "identifier and sequence are random per probe");
+        let f1 = q.inject.pop().unwrap().frame;
+        let f2 = q.inject.pop().unwrap().frame;
+        // Answers arrive in the other order; each goes to its own probe.
+        assert!(q.punt_answer(T0, &time_exceeded(&f2, Ipv4Addr::new(192, 168, 100, 2)), Instant::now()));
+        assert!(q.punt_answer(T0, &echo_reply(&f1), Instant::now()));
+        let r1 = p1.try_recv().unwrap();
+        assert_eq!((r1.kind, r1.from, r1.to), (ProbeKind::EchoReply, H, J0));
+        let r2 = p2.try_recv().unwrap();
+        assert_eq!((r2.kind, r2.from), (ProbeKind::TimeExceeded, Ipv4Addr::new(192, 168, 100, 2)));
+        assert_eq!(p1.try_recv(), None);
+        assert_eq!(q.probes_in_flight(), 2);
+        drop(p1);
+        drop(p2);
+        assert_eq!(q.probes_in_flight(), 0);
+        // A late answer after the probe finished is not punted.
+        assert!(!q.punt_answer(T0, &echo_reply(&f1), Instant::now()));
+        let timeout = prober.probe(T0, RouterId(0), J0, H, 1, Duration::from_millis(2)).unwrap();
         assert_eq!(timeout, None);
+    }
+
+    #[test]
+    fn another_tenant_or_a_forged_answer_never_reaches_a_probe() {
+        let q = PuntQueues::new(8);
+        let prober = Prober::new(q.clone());
+        let p = prober.start(T0, RouterId(0), J0, H, 64).unwrap();
+        let f = q.inject.pop().unwrap().frame;
+        let genuine = echo_reply(&f);
+        // The same answer received in tenant 1 (overlapping addresses) is not tenant 0's.
+        assert!(!q.punt_answer(T1, &genuine, Instant::now()));
+        // A host guessing the identifier wrong.
+        let mut guess = genuine.clone();
+        guess[38] ^= 0x01;
+        assert!(!q.punt_answer(T0, &guess, Instant::now()));
+        // Right identifier and sequence but not the probe's data: punted (only the worker's
+        // O(1) check passes), then rejected by the prober; a flood of them cannot push out
+        // the genuine answer, which still arrives.
+        let mut forged = genuine.clone();
+        forged[42] ^= 0xff;
+        for _ in 0..100 {
+            let _ = q.punt_answer(T0, &forged, Instant::now());
+        }
+        assert_eq!(p.try_recv(), None);
+        assert!(q.punt_answer(T0, &genuine, Instant::now()));
+        assert_eq!(p.try_recv().map(|r| r.kind), Some(ProbeKind::EchoReply));
+        // A flood of answers for other probes does not touch this one.
+        let p2 = prober.start(T0, RouterId(0), J0, H, 64).unwrap();
+        let f2 = q.inject.pop().unwrap().frame;
+        for i in 0..1000u16 {
+            let mut other = echo_reply(&f2);
+            other[38..40].copy_from_slice(&i.to_be_bytes());
+            let _ = q.punt_answer(T0, &other, Instant::now());
+        }
+        assert!(q.punt_answer(T0, &echo_reply(&f2), Instant::now()));
+        assert_eq!(p2.try_recv().map(|r| r.from), Some(H));
+    }
+
+    #[test]
+    fn slots_run_out_cleanly_and_come_back() {
+        let q = PuntQueues::new(PROBE_SLOTS * 2);
+        let prober = Prober::new(q.clone());
+        let mut held = Vec::new();
+        let mut refused = 0;
+        for _ in 0..PROBE_SLOTS * 2 {
+            match prober.start(T0, RouterId(0), J0, H, 64) {
+                Ok(p) => held.push(p),
+                Err(e) => {
+                    assert_eq!(e, ProbeError::NoSlot);
+                    refused += 1;
+                }
+            }
+        }
+        assert!(held.len() <= PROBE_SLOTS && refused >= PROBE_SLOTS);
+        held.clear();
+        assert_eq!(q.probes_in_flight(), 0);
+        assert!(prober.start(T0, RouterId(0), J0, H, 64).is_ok());
     }
 }

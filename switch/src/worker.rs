@@ -2,7 +2,8 @@
 //! buffer). Each round it loads the FIB snapshot once, takes an rx batch from every port
 //! through the pipeline (tx per egress port happens in the pipeline's egress stage), routes
 //! probes injected by the shell, sends raw frames queued by the control plane (substrate ARP
-//! requests) as they are, does port housekeeping, and publishes counters every
+//! requests) as they are, does port housekeeping (and once a second attaches ports whose
+//! device appeared, detaches those whose device went away), and publishes counters every
 //! ~100 ms. Idle rounds back off with short sleeps (50 µs doubling to 500 µs) so an idle
 //! appliance does not burn a core. Stops when its stop flag is set.
 
@@ -130,7 +131,12 @@ pub struct Worker<P: Ports> {
     batch: Batch<P::Desc>,
     idle_rounds: u32,
     sleep: Duration,
+    /// When [`Ports::maintain`] last ran.
+    last_maintain: Option<Instant>,
 }
+
+/// How often a worker looks for devices that appeared or went away.
+pub const MAINTAIN_INTERVAL: Duration = Duration::from_secs(1);
 
 impl<P: Ports> Worker<P> {
     /// A worker over `ports` reading `fib`, publishing through `publisher`, serving the probe
@@ -157,6 +163,7 @@ impl<P: Ports> Worker<P> {
             batch: Batch::new(Ingress::Port(PortId(0))),
             idle_rounds: 0,
             sleep,
+            last_maintain: None,
         }
     }
 
@@ -194,6 +201,11 @@ impl<P: Ports> Worker<P> {
         got += self.serve_control_tx();
         drop(guard);
         self.ports.service();
+        if self.last_maintain.is_none_or(|t| now.saturating_duration_since(t) >= MAINTAIN_INTERVAL) {
+            // Between batches, about once a second: devices that appeared or went away.
+            self.last_maintain = Some(now);
+            self.ports.maintain();
+        }
         if got > 0 {
             self.counters.busy_polls += 1;
             self.counters.busy_cycles += cycles().wrapping_sub(start);
@@ -386,6 +398,39 @@ mod tests {
         collector.poll();
         assert_eq!(reader.received(), 1, "first round published, later ones within the interval did not");
         let _ = w.ports().capacity();
+    }
+
+    /// Issue 11 item 2: a port whose device went away drops what is routed to it as
+    /// `egress_down` (not queued, not counted as a full ring) and every other port forwards
+    /// on; when the device is back, so is the port.
+    #[test]
+    fn a_port_without_its_device_drops_its_traffic_and_the_others_forward() {
+        use crate::pipeline::DropReason;
+        use crate::port::LinkDown;
+        let fib = Arc::new(FibCell::new(Arc::new(default_fib())));
+        let (publisher, _consumer) = channel(0, 8);
+        let stop = Arc::new(AtomicBool::new(false));
+        let mut w = Worker::new(WorkerConfig::new(0), MemPorts::new(3, 256), fib, publisher, None, stop);
+        w.ports_mut().set_link(PORT_H, Some(LinkDown::DeviceRemoved));
+        let to_h = echo_request(MAC_A, MAC_J0, None, IP_A, IP_H, 64, 1, 1, 8);
+        let to_j = echo_request(MAC_A, MAC_J0, None, IP_A, IP_J0, 64, 1, 2, 8);
+        let to_y = echo_request(MAC_B, MAC_Y0, None, IP_B, IP_Y0, 64, 1, 3, 8);
+        w.ports_mut().inject(PORT_A, &to_h).unwrap();
+        w.ports_mut().inject(PORT_A, &to_j).unwrap();
+        w.ports_mut().inject(PORT_B, &to_y).unwrap();
+        assert_eq!(w.poll_once(Instant::now()), 3);
+        assert!(w.ports_mut().take_tx(PORT_H).is_empty());
+        assert_eq!(w.ports_mut().take_tx(PORT_A).len(), 1, "J still answers A");
+        assert_eq!(w.ports_mut().take_tx(PORT_B).len(), 1, "Y still answers B");
+        let c = w.counters();
+        assert_eq!(c.drop_count(DropReason::EgressDown), 1);
+        assert_eq!(c.drop_count(DropReason::TxRingFull), 0);
+        assert_eq!(c.ports[PORT_H.index()].tx_dropped, 1);
+        assert_eq!(w.ports().free_frames(), 256, "the dropped frame went back to the pool");
+        w.ports_mut().set_link(PORT_H, None);
+        w.ports_mut().inject(PORT_A, &to_h).unwrap();
+        w.poll_once(Instant::now());
+        assert_eq!(w.ports_mut().take_tx(PORT_H).len(), 1, "the port forwards again once its device is back");
     }
 
     #[test]

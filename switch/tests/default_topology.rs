@@ -156,7 +156,7 @@ fn worker_follows_a_rib_route_change_without_losing_a_frame() {
     let (publisher, _consumer) = channel(0, 64);
     let stop = Arc::new(AtomicBool::new(false));
     let mut worker = Worker::new(WorkerConfig::new(0), ports, rib.fib(), publisher, None, stop.clone());
-    worker.pipeline_mut().icmp_limit = TokenBucket::new(u32::MAX, u32::MAX);
+    worker.pipeline_mut().set_icmp_limit(TokenBucket::new(u32::MAX, u32::MAX));
     let handle = worker.spawn().expect("worker thread");
     let mut back_a = Vec::new();
     let mut back_h = Vec::new();

@@ -34,7 +34,7 @@ fn route_change_while_forwarding_loses_and_misroutes_nothing() {
     let (mut collector, reader) = StatsCollector::new(vec![consumer]);
     let stop = Arc::new(AtomicBool::new(false));
     let mut worker = Worker::new(WorkerConfig::new(0), ports, fib.clone(), publisher, None, stop.clone());
-    worker.pipeline_mut().icmp_limit = TokenBucket::new(u32::MAX, u32::MAX);
+    worker.pipeline_mut().set_icmp_limit(TokenBucket::new(u32::MAX, u32::MAX));
     let handle = worker.spawn().expect("worker thread");
 
     let frame = |seq: u16| echo_request(MAC_A, MAC_J0, None, IP_A, dst, 64, 0x77, seq, 16);
@@ -134,21 +134,19 @@ fn probes_from_the_shell_travel_through_a_worker_thread() {
         .spawn()
         .expect("worker thread");
     let prober = Prober::new(queues);
-    let id = prober.alloc_ident();
+    let z = rib::TenantId(0);
     // traceroute J -> H: hop 1 is L.
-    let (r, _rtt) = prober
-        .probe(ROUTER_J, IP_J0, IP_H, 1, id, 1, Duration::from_secs(5))
-        .expect("queued")
-        .expect("answered");
+    let (r, _rtt) =
+        prober.probe(z, ROUTER_J, IP_J0, IP_H, 1, Duration::from_secs(5)).expect("queued").expect("answered");
     assert_eq!((r.kind, r.from), (ProbeKind::TimeExceeded, IP_L1));
     // ping J -> L's far address.
     let (r, _) = prober
-        .probe(ROUTER_J, IP_J0, IP_L0, 64, id, 2, Duration::from_secs(5))
+        .probe(z, ROUTER_J, IP_J0, IP_L0, 64, Duration::from_secs(5))
         .expect("queued")
         .expect("answered");
-    assert_eq!((r.kind, r.from, r.seq), (ProbeKind::EchoReply, IP_L0, 2));
+    assert_eq!((r.kind, r.from), (ProbeKind::EchoReply, IP_L0));
     // A probe to H leaves on port h.
-    prober.send_echo(ROUTER_J, IP_J0, IP_H, 64, id, 3).expect("queued");
+    let _pending = prober.start(z, ROUTER_J, IP_J0, IP_H, 64).expect("queued");
     let deadline = Instant::now() + Duration::from_secs(5);
     let f = loop {
         if let Some(f) = wires.recv(PORT_H) {

@@ -88,6 +88,12 @@ impl Appliance {
     /// Writes the test's topology, starts `vnswitch run FILE --lab --no-console` and waits
     /// until it reports running (or fails with its log).
     pub fn start(tag: &str, extra: &[&str]) -> Appliance {
+        Self::start_opts(tag, extra, true)
+    }
+
+    /// [`start`](Self::start), with the lab built by the binary (`--lab`) or not (the test
+    /// builds it later, e.g. with `vnswitch lab up`; [`LabNames::cleanup`] removes it).
+    pub fn start_opts(tag: &str, extra: &[&str], lab: bool) -> Appliance {
         let serial = serial();
         let names = LabNames::new(tag);
         names.cleanup();
@@ -100,13 +106,15 @@ impl Appliance {
         let mut args = vec![
             "run",
             topo_s.as_str(),
-            "--lab",
             "--no-console",
             "--telnet",
             "127.0.0.1:0",
             "--stats-file",
             stats_s.as_str(),
         ];
+        if lab {
+            args.push("--lab");
+        }
         args.extend_from_slice(extra);
         let mut child = Command::new(env!("CARGO_BIN_EXE_vnswitch"))
             .args(&args)

@@ -172,6 +172,16 @@ pub enum RibCommand {
         next_hop: Ipv4Addr,
         reply: crossbeam_channel::Sender<Result<(), RibError>>,
     },
+    /// A route change from a feed ([`RibHandle::submit_route`]): applied like `AddRoute` /
+    /// `RemoveRoute`, but a batch of only feed changes publishes the running configuration
+    /// at most every 100 ms (the FIB at every batch).
+    FeedRoute {
+        add: bool,
+        tenant: String,
+        prefix: Ipv4Prefix,
+        next_hop: Ipv4Addr,
+        reply: crossbeam_channel::Sender<Result<(), RibError>>,
+    },
     SetPortEnabled {
         port: String,
         enabled: bool,
@@ -277,6 +287,22 @@ impl RibHandle {
     pub fn add_route(&self, tenant: &str, prefix: Ipv4Prefix, next_hop: Ipv4Addr) -> Result<(), RibError> {
         self.request(|reply| RibCommand::AddRoute { tenant: tenant.to_string(), prefix, next_hop, reply })?
     }
+    /// Queues a static route change (add, or remove with `add == false`) without waiting:
+    /// the answer arrives on the returned channel once the change is published. For route
+    /// feeds that keep many changes in flight (the RIB batches them into one publication).
+    pub fn submit_route(
+        &self,
+        add: bool,
+        tenant: &str,
+        prefix: Ipv4Prefix,
+        next_hop: Ipv4Addr,
+    ) -> Result<crossbeam_channel::Receiver<Result<(), RibError>>, RibError> {
+        let (reply, answer) = crossbeam_channel::bounded(1);
+        let cmd = RibCommand::FeedRoute { add, tenant: tenant.to_string(), prefix, next_hop, reply };
+        self.tx.send(cmd).map_err(|_| RibError::Stopped)?;
+        Ok(answer)
+    }
+
     /// Removes a static route (`no ip route`).
     pub fn remove_route(&self, tenant: &str, prefix: Ipv4Prefix, next_hop: Ipv4Addr) -> Result<(), RibError> {
         self.request(|reply| RibCommand::RemoveRoute { tenant: tenant.to_string(), prefix, next_hop, reply })?
@@ -289,13 +315,21 @@ impl RibHandle {
     pub fn add_host(&self, tenant: &str, host: crate::topology::schema::HostConfig) -> Result<(), RibError> {
         self.request(|reply| RibCommand::AddHost { tenant: tenant.to_string(), host, reply })?
     }
-    /// Routes of every router of the tenant (router by router, sorted by prefix).
+    /// Routes of every router of the tenant (router by router, sorted by prefix), computed
+    /// on the caller's thread from the published running configuration: a `show` never
+    /// waits behind the RIB thread's batch and compile (under a route feed it may be up to
+    /// one publication interval, 100 ms, behind; interactive changes are published at once).
     pub fn routes(&self, tenant: &str) -> Result<Vec<RouteView>, RibError> {
-        self.request(|reply| RibCommand::Routes { tenant: tenant.to_string(), reply })?
+        let topo = self.topology();
+        let t = topo.tenant_by_name(tenant).ok_or_else(|| RibError::NoSuchTenant(tenant.to_string()))?;
+        Ok(route_views(&topo, t.id))
     }
-    /// Neighbour (ARP) entries of every router of the tenant.
+    /// Neighbour (ARP) entries of every router of the tenant (like [`routes`](Self::routes),
+    /// on the caller's thread).
     pub fn neighbours(&self, tenant: &str) -> Result<Vec<NeighbourView>, RibError> {
-        self.request(|reply| RibCommand::Neighbours { tenant: tenant.to_string(), reply })?
+        let topo = self.topology();
+        let t = topo.tenant_by_name(tenant).ok_or_else(|| RibError::NoSuchTenant(tenant.to_string()))?;
+        Ok(neighbour_views(&topo, t.id))
     }
     /// `substrate link NAME up|down`; when this returns Ok the new tunnels are published.
     pub fn set_substrate_link(&self, name: &str, up: bool) -> Result<(), RibError> {

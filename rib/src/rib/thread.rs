@@ -15,6 +15,14 @@ use arc_swap::ArcSwap;
 use crossbeam_channel::{Receiver, Sender};
 use std::net::Ipv4Addr;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Most commands applied before one publication (a feed never starves the flush).
+const MAX_BATCH: usize = 16 * 1024;
+/// Longest time spent applying one batch before publishing.
+const MAX_BATCH_TIME: Duration = Duration::from_millis(20);
+/// Under a route feed, the running configuration is published at most this often.
+const TOPOLOGY_INTERVAL: Duration = Duration::from_millis(100);
 
 /// A change command's reply channel and the answer it will get once published.
 type PendingReply = (Sender<Result<(), RibError>>, Result<(), RibError>);
@@ -32,6 +40,12 @@ pub(crate) struct RibThread {
     topology_dirty: bool,
     /// Answers held until the changes they report are published.
     pending: Vec<PendingReply>,
+    /// When the running configuration was last published.
+    topology_published: Instant,
+    /// Set while a feed-only batch is flushed within TOPOLOGY_INTERVAL of the last publication.
+    hold_topology: bool,
+    /// The current batch has a command other than a feed's route change.
+    interactive_in_batch: bool,
     /// Static route changes already in the routing state, applied to `topology` after the
     /// snapshot is published (on a 1M-route table they cost milliseconds).
     deferred: Vec<DeferredChange>,
@@ -58,6 +72,9 @@ impl RibThread {
             fib,
             shared_topology,
             fib_dirty: false,
+            topology_published: Instant::now(),
+            hold_topology: false,
+            interactive_in_batch: false,
             topology_dirty: false,
             pending: Vec::new(),
             deferred: Vec::new(),
@@ -74,17 +91,42 @@ impl RibThread {
 
     /// Runs until `Shutdown` or until every sender is gone.
     pub(crate) fn run(mut self, rx: Receiver<RibCommand>) {
-        while let Ok(first) = rx.recv() {
+        loop {
+            // A running configuration held back by the churn throttle is published once the
+            // feed pauses for TOPOLOGY_INTERVAL.
+            let first = if self.topology_dirty {
+                match rx.recv_timeout(TOPOLOGY_INTERVAL) {
+                    Ok(cmd) => cmd,
+                    Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
+                        self.publish_topology();
+                        continue;
+                    }
+                    Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
+                }
+            } else {
+                match rx.recv() {
+                    Ok(cmd) => cmd,
+                    Err(_) => break,
+                }
+            };
+            let started = Instant::now();
             let mut stop = self.handle(first);
-            // Batch: everything already queued goes into the same publication.
-            while !stop {
+            let mut handled = 1;
+            // Batch: what is already queued goes into the same publication, up to
+            // MAX_BATCH commands or MAX_BATCH_TIME, so a sustained feed of changes still
+            // publishes (and answers) regularly instead of never reaching the flush.
+            while !stop && handled < MAX_BATCH && started.elapsed() < MAX_BATCH_TIME {
                 match rx.try_recv() {
-                    Ok(cmd) => stop = self.handle(cmd),
+                    Ok(cmd) => {
+                        stop = self.handle(cmd);
+                        handled += 1;
+                    }
                     Err(_) => break,
                 }
             }
-            self.flush();
+            self.flush_batch();
             if stop {
+                self.publish_topology();
                 return;
             }
         }
@@ -93,6 +135,9 @@ impl RibThread {
 
     /// Applies one command; true for `Shutdown`.
     fn handle(&mut self, cmd: RibCommand) -> bool {
+        if !matches!(cmd, RibCommand::FeedRoute { .. }) {
+            self.interactive_in_batch = true;
+        }
         match cmd {
             RibCommand::AddRoute { tenant, prefix, next_hop, reply } => {
                 let r = self.add_route(&tenant, prefix, next_hop);
@@ -101,6 +146,15 @@ impl RibThread {
             RibCommand::RemoveRoute { tenant, prefix, next_hop, reply } => {
                 let r = self.remove_route(&tenant, prefix, next_hop);
                 self.pending.push((reply, r));
+            }
+            RibCommand::FeedRoute { add, tenant, prefix, next_hop, reply } => {
+                let r = if add {
+                    self.add_route(&tenant, prefix, next_hop)
+                } else {
+                    self.remove_route(&tenant, prefix, next_hop)
+                };
+                self.pending.push((reply, r));
+                return false;
             }
             RibCommand::SetPortEnabled { port, enabled, reply } => {
                 let r = self.set_port_enabled(&port, enabled);
@@ -169,6 +223,29 @@ impl RibThread {
     }
 
     /// Publishes the new snapshot and topology if anything changed, then answers.
+    /// [`flush`](Self::flush) after a batch: a batch with any command but a feed's route
+    /// changes (someone at the shell) publishes the running configuration at once; a batch
+    /// of feed changes only publishes it at most every [`TOPOLOGY_INTERVAL`], so a stream of
+    /// route changes does not clone the whole topology per batch. The FIB is published
+    /// either way.
+    fn flush_batch(&mut self) {
+        let throttle = !self.interactive_in_batch && self.topology_published.elapsed() < TOPOLOGY_INTERVAL;
+        self.hold_topology = throttle;
+        self.flush();
+        self.hold_topology = false;
+        self.interactive_in_batch = false;
+    }
+
+    /// Publishes the running configuration if it changed.
+    fn publish_topology(&mut self) {
+        self.apply_deferred();
+        if self.topology_dirty {
+            self.shared_topology.store(Arc::new(self.topology.clone()));
+            self.topology_dirty = false;
+            self.topology_published = Instant::now();
+        }
+    }
+
     fn flush(&mut self) {
         if self.fib_dirty {
             match self.state.snapshot(&self.topology, self.generation + 1) {
@@ -186,10 +263,8 @@ impl RibThread {
             }
             self.fib_dirty = false;
         }
-        self.apply_deferred();
-        if self.topology_dirty {
-            self.shared_topology.store(Arc::new(self.topology.clone()));
-            self.topology_dirty = false;
+        if !self.hold_topology {
+            self.publish_topology();
         }
         for (reply, r) in self.pending.drain(..) {
             let _ = reply.send(r);

@@ -406,3 +406,100 @@ mod overlay {
         rib.shutdown();
     }
 }
+
+/// The i-th /32 of a route feed (172.16.0.0/12, clear of the default topology's subnets).
+fn feed_prefix(i: u32) -> Ipv4Prefix {
+    Ipv4Prefix::new(Ipv4Addr::from(0xac10_0000 + i), 32)
+}
+
+/// Issue 11: with every change already queued, the RIB applied the whole queue before its
+/// single publication, so a sustained feed was never published (nor answered) until it
+/// stopped. Batches are capped: a long queue publishes several generations.
+#[test]
+fn a_long_queue_of_changes_publishes_along_the_way() {
+    let rib = RibHandle::spawn(topo("default.ron")).unwrap();
+    let g0 = rib.snapshot().generation;
+    let answers: Vec<_> =
+        (0..40_000).map(|i| rib.submit_route(true, "z", feed_prefix(i), ip("10.1.5.7")).unwrap()).collect();
+    for a in answers {
+        a.recv().unwrap().unwrap();
+    }
+    let s = rib.snapshot();
+    assert!(s.generation - g0 >= 3, "only {} publications for 40k queued changes", s.generation - g0);
+    assert!(matches!(s.lookup(L, ip("172.16.156.63")), Some(Adjacency::Deliver { .. })));
+    rib.shutdown();
+}
+
+/// Issue 11 item 4: a route change cloned the whole topology (the running configuration)
+/// for every publication. Under a feed it is published at most every 100 ms (at once for
+/// interactive changes), and the last state shortly after the feed stops.
+#[test]
+fn a_route_feed_does_not_clone_the_topology_per_batch() {
+    let rib = RibHandle::spawn(topo("default.ron")).unwrap();
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let sampler = {
+        let (rib, stop) = (rib.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut last = Arc::as_ptr(&rib.topology());
+            let mut changes = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let now = Arc::as_ptr(&rib.topology());
+                if now != last {
+                    changes += 1;
+                    last = now;
+                }
+                std::thread::sleep(std::time::Duration::from_micros(200));
+            }
+            changes
+        })
+    };
+    let start = std::time::Instant::now();
+    let g0 = rib.snapshot().generation;
+    let mut answers = Vec::new();
+    for chunk in 0..300u32 {
+        for k in 0..100 {
+            answers.push(rib.submit_route(true, "z", feed_prefix(chunk * 100 + k), ip("10.1.5.7")).unwrap());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(3));
+    }
+    for a in answers {
+        a.recv().unwrap().unwrap();
+    }
+    let elapsed = start.elapsed();
+    let generations = rib.snapshot().generation - g0;
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let clones = sampler.join().unwrap();
+    let budget = (elapsed.as_millis() / 100) as usize + 3;
+    assert!(generations > budget as u64, "the feed should publish many FIB generations: {generations}");
+    assert!(
+        clones <= budget,
+        "{clones} topology publications in {elapsed:?} ({generations} FIB generations)"
+    );
+    // The running configuration catches up once the feed stops.
+    assert_eq!(rib.topology().tenants[0].static_routes.len(), 30_000);
+    // An interactive change right after is visible at once.
+    rib.add_route("z", pfx("10.99.0.0/16"), ip("10.1.5.7")).unwrap();
+    assert_eq!(rib.topology().tenants[0].static_routes.len(), 30_001);
+    rib.shutdown();
+}
+
+/// Issue 11 item 4: `show ip route` went through the RIB thread and waited behind every
+/// queued change and their compile. It is answered from the published state at once.
+#[test]
+fn show_routes_does_not_wait_behind_a_busy_rib() {
+    let rib = RibHandle::spawn(topo("default.ron")).unwrap();
+    let answers: Vec<_> =
+        (0..40_000).map(|i| rib.submit_route(true, "z", feed_prefix(i), ip("10.1.5.7")).unwrap()).collect();
+    let routes = rib.routes("z").unwrap();
+    let neighbours = rib.neighbours("z").unwrap();
+    let last_done = answers.last().is_some_and(|a| !a.is_empty());
+    assert!(!last_done, "show ip route waited for the whole feed");
+    assert!(routes.iter().any(|r| r.prefix == pfx("10.1.5.0/24")));
+    assert!(!neighbours.is_empty());
+    assert_eq!(rib.routes("nope"), Err(RibError::NoSuchTenant("nope".into())));
+    for a in answers {
+        a.recv().unwrap().unwrap();
+    }
+    rib.shutdown();
+}

@@ -97,7 +97,7 @@ fn show_interfaces(ex: &mut Exec<'_>, args: &Args) -> CmdResult {
     let cleared = ex.ctx.counters_cleared();
     for p in ports {
         let c = counters_of(ex, &p.name);
-        let up = port_up(ex, &p);
+        let up = port_up(ex, &p) && c.link_down.is_none();
         let state = if !p.enabled {
             "administratively down, line protocol is down"
         } else if up {
@@ -106,6 +106,9 @@ fn show_interfaces(ex: &mut Exec<'_>, args: &Args) -> CmdResult {
             "down, line protocol is down"
         };
         ex.line(format!("{} is {state} ", p.name));
+        if let Some(why) = &c.link_down {
+            ex.line(format!("  Link down: device {} {why}", p.device));
+        }
         let gw = port_gateway(&ex.topo, &p);
         let mac = match (&gw, &p.binding) {
             (Some(g), _) => g.mac,
@@ -187,7 +190,7 @@ fn show_ip_interface_brief(ex: &mut Exec<'_>, _: &Args) -> CmdResult {
             (None, PortBinding::Uplink { address, .. }) => address.to_string(),
             _ => "unassigned".into(),
         };
-        let up = port_up(ex, &p);
+        let up = port_up(ex, &p) && counters_of(ex, &p.name).link_down.is_none();
         let (status, proto) = if !p.enabled {
             ("administratively down", "down")
         } else if up {
@@ -204,7 +207,8 @@ fn show_terse(ex: &mut Exec<'_>, _: &Args) -> CmdResult {
     ex.line("Interface               Admin Link Proto    Local                 Remote");
     for p in visible_ports(ex) {
         let admin = if p.enabled { "up" } else { "down" };
-        let link = if p.enabled && port_up(ex, &p) { "up" } else { "down" };
+        let link_ok = counters_of(ex, &p.name).link_down.is_none();
+        let link = if p.enabled && port_up(ex, &p) && link_ok { "up" } else { "down" };
         ex.line(format!("{:<24}{admin:<6}{link}", p.name));
         let local = match (port_gateway(&ex.topo, &p), &p.binding) {
             (Some(g), _) => format!("{}/{}", g.address, g.subnet.len()),

@@ -55,6 +55,7 @@ pub fn probe_source(topo: &rib::topology::Topology, tenant: &str, dst: Ipv4Addr)
     };
     Some(ProbeSource {
         tenant: tenant.to_string(),
+        tenant_id: t.id,
         router: router.name.clone(),
         router_id: router.id,
         source: iface.address,

@@ -1,11 +1,11 @@
 //! Stage 6, egress: transmits frames grouped by egress port (one `tx_burst` per port per
-//! batch), pushes punted frames to the shell's punt queue and uplink ARP to the control
+//! batch), hands probe answers to the shell's probe in flight they answer and uplink ARP to the control
 //! plane's ARP queue, returns dropped frames to the free list, and counts everything: per
 //! port tx, per tenant tx, per drop reason.
 
 use super::{Batch, DropReason, Ingress, Verdict, BATCH};
 use crate::port::Ports;
-use crate::punt::{PortFrame, PuntQueues, PuntedFrame, QueuedFrame};
+use crate::punt::{PortFrame, PuntQueues, QueuedFrame};
 use crate::stats::WorkerCounters;
 use rib::{FibSnapshot, PortId, TenantId};
 use std::time::Instant;
@@ -38,14 +38,14 @@ pub fn run<P: Ports>(
             Verdict::Pending => DropReason::Unhandled,
             Verdict::Punt => match punt {
                 Some(q) => {
-                    let frame = QueuedFrame::from_slice(ports.data(&batch.desc[i]));
-                    if q.punt.push(PuntedFrame { at: now, frame }).is_ok() {
+                    // Only to the probe in flight it answers (tenant, router address, ident).
+                    if q.punt_answer(batch.meta[i].tenant, ports.data(&batch.desc[i]), now) {
                         counters.punted += 1;
                         recycle[n_recycle] = batch.desc[i];
                         n_recycle += 1;
                         continue;
                     }
-                    DropReason::PuntQueueFull
+                    DropReason::PuntNotProbe
                 }
                 None => DropReason::PuntQueueFull,
             },
@@ -120,6 +120,13 @@ fn add_tenant_tx(counters: &mut WorkerCounters, (tenant, packets, bytes): (Tenan
 }
 
 fn transmit<P: Ports>(ports: &mut P, port: PortId, frames: &[P::Desc], counters: &mut WorkerCounters) {
+    if !ports.link_up(port) {
+        // The port's device is missing or gone: the frames are dropped, not queued.
+        ports.recycle(frames);
+        counters.port_mut(port.index()).tx_dropped += frames.len() as u64;
+        counters.drops[DropReason::EgressDown.index()] += frames.len() as u64;
+        return;
+    }
     let queued = ports.tx_burst(port, frames).min(frames.len());
     // Lengths come from our copies of the descriptors (plain values, not the frames).
     let bytes: u64 = frames[..queued].iter().map(|d| ports.len(d) as u64).sum();

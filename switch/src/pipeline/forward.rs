@@ -318,7 +318,7 @@ impl<B: FrameBuf> Frame<'_, B> {
         if !allowed {
             return Verdict::Drop(reason);
         }
-        if !self.pl.icmp_limit.take(self.now) {
+        if !self.pl.icmp_take(self.m.tenant, self.now) {
             self.counters.icmp_rate_limited += 1;
             return Verdict::Drop(reason);
         }

@@ -224,7 +224,7 @@ impl IngressCtx {
     }
 }
 
-/// A token bucket limiting the ICMP errors one worker generates (no allocation).
+/// A token bucket limiting the ICMP errors one worker generates for one tenant (no allocation).
 #[derive(Clone, Copy, Debug)]
 pub struct TokenBucket {
     tokens: u32,
@@ -265,8 +265,14 @@ impl TokenBucket {
 /// Per-worker pipeline state (no per-frame allocation; one value per worker).
 #[derive(Clone, Debug)]
 pub struct Pipeline {
-    /// ICMP error rate limit (default 1000/s, burst 200).
-    pub icmp_limit: TokenBucket,
+    /// ICMP error budget of each tenant (index = tenant), all starting as `icmp_template`:
+    /// one tenant drawing errors never starves another's. Grown (outside the per-frame
+    /// path) when a snapshot brings more tenants.
+    icmp_tenants: Vec<TokenBucket>,
+    /// Budget of errors about frames of no tenant.
+    icmp_other: TokenBucket,
+    /// Per-tenant ICMP error rate limit (default 1000/s, burst 200).
+    icmp_template: TokenBucket,
     /// IP identification of generated packets.
     pub(crate) ip_ident: u16,
 }
@@ -279,7 +285,31 @@ impl Default for Pipeline {
 
 impl Pipeline {
     pub fn new() -> Self {
-        Pipeline { icmp_limit: TokenBucket::new(1000, 200), ip_ident: 0 }
+        let limit = TokenBucket::new(1000, 200);
+        Pipeline { icmp_tenants: Vec::new(), icmp_other: limit, icmp_template: limit, ip_ident: 0 }
+    }
+
+    /// Sets every tenant's ICMP error budget (and restarts them full).
+    pub fn set_icmp_limit(&mut self, limit: TokenBucket) {
+        self.icmp_template = limit;
+        self.icmp_other = limit;
+        self.icmp_tenants.iter_mut().for_each(|b| *b = limit);
+    }
+
+    /// Makes room for the budgets of `tenants` tenants (allocates only when they grow).
+    fn size_icmp_budgets(&mut self, tenants: usize) {
+        if self.icmp_tenants.len() < tenants {
+            self.icmp_tenants.resize(tenants, self.icmp_template);
+        }
+    }
+
+    /// Takes one token of `tenant`'s ICMP error budget.
+    #[inline]
+    pub(crate) fn icmp_take(&mut self, tenant: TenantId, now: Instant) -> bool {
+        match self.icmp_tenants.get_mut(tenant.index()) {
+            Some(b) => b.take(now),
+            None => self.icmp_other.take(now),
+        }
     }
 
     /// Runs every stage except egress: afterwards each frame has a verdict other than
@@ -292,6 +322,7 @@ impl Pipeline {
         counters: &mut WorkerCounters,
         now: Instant,
     ) {
+        self.size_icmp_budgets(fib.tenants.len());
         let any_arp = parse::run(buf, batch, counters);
         let ctx = classify::run(buf, batch, fib, counters);
         // On an uplink, decapsulation may have found ARP inside VXLAN.

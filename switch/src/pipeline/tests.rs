@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::port::{FrameBuf, MemPorts, Ports};
-use crate::punt::{self, ProbeKind, Prober, PuntQueues};
+use crate::punt::{ProbeKind, Prober, PuntQueues};
 use crate::testkit::*;
 use etherparse::{IcmpEchoHeader, Icmpv4Type, Ipv4Header};
 use std::sync::Arc;
@@ -298,12 +298,32 @@ fn no_icmp_error_about_icmp_errors_and_rate_limit_holds() {
     h.assert_quiet(&[PORT_A]);
     assert_eq!(h.counters.drop_count(DropReason::NoRoute), 1);
     assert_eq!(h.counters.icmp_errors, 0);
-    h.pl.icmp_limit = TokenBucket::new(1, 3);
+    h.pl.set_icmp_limit(TokenBucket::new(1, 3));
     let frames: Vec<Vec<u8>> = (0..10).map(|_| a_to(Ipv4Addr::new(8, 8, 8, 8), 64)).collect();
     h.rx(PORT_A, &frames);
     assert_eq!(h.tx(PORT_A).len(), 3);
     assert_eq!(h.counters.icmp_rate_limited, 7);
     assert_eq!(h.counters.drop_count(DropReason::NoRoute), 11);
+}
+
+/// Issue 11: one worker's ICMP error budget was shared by every tenant, so a host of tenant
+/// `y` drawing errors starved tenant `z`'s traceroutes. Each tenant has its own budget.
+#[test]
+fn one_tenant_exhausting_icmp_errors_does_not_starve_another() {
+    let mut h = Harness::new(default_fib());
+    h.pl.set_icmp_limit(TokenBucket::new(1, 3));
+    let b_to = |ttl| echo_request(MAC_B, MAC_Y0, None, IP_B, Ipv4Addr::new(8, 8, 8, 8), ttl, 0x99, 1, 56);
+    let flood: Vec<Vec<u8>> = (0..50).map(|_| b_to(64)).collect();
+    h.rx(PORT_B, &flood);
+    assert_eq!(h.tx(PORT_B).len(), 3, "tenant y gets its own burst");
+    assert_eq!(h.counters.icmp_rate_limited, 47);
+    // Tenant z still gets its errors (TTL 1: time exceeded from J).
+    h.rx(PORT_A, &[a_to(IP_H, 1), a_to(Ipv4Addr::new(8, 8, 8, 8), 64)]);
+    let out = h.tx(PORT_A);
+    assert_eq!(out.len(), 2, "tenant z is not starved by tenant y");
+    assert_eq!(out[0][34], 11);
+    assert_eq!(out[1][34], 3);
+    assert_eq!(h.counters.icmp_rate_limited, 47);
 }
 
 #[test]
@@ -321,22 +341,32 @@ fn down_ports_drop() {
     assert_eq!(h.ports.free_frames(), 512);
 }
 
+/// The probe `start` just queued, injected as the worker would.
+fn inject_queued(h: &mut Harness) -> Vec<u8> {
+    let probe = h.punt.inject.pop().expect("probe queued");
+    let bytes = probe.frame.as_slice().to_vec();
+    h.inject_probe(probe.router, &bytes);
+    bytes
+}
+
+const TENANT_Z: TenantId = TenantId(0);
+
 #[test]
 fn router_probes_are_routed_and_answers_punted() {
     let mut h = Harness::new(default_fib());
-    let prober = Prober::new(h.punt.clone());
-    let id = prober.alloc_ident();
+    let punt = h.punt.clone();
+    let prober = Prober::new(punt);
     // traceroute from J to H: TTL 1 expires at L (J does not count itself).
-    let probe1 = punt::build_echo(IP_J0, IP_H, 1, id, 1);
-    h.inject_probe(ROUTER_J, probe1.as_slice());
-    let r = prober.try_recv().expect("time exceeded punted");
-    assert_eq!((r.kind, r.from, r.ident, r.seq), (ProbeKind::TimeExceeded, IP_L1, id, 1));
+    let p1 = prober.start(TENANT_Z, ROUTER_J, IP_J0, IP_H, 1).unwrap();
+    inject_queued(&mut h);
+    let r = p1.try_recv().expect("time exceeded punted");
+    assert_eq!((r.kind, r.from, r.to), (ProbeKind::TimeExceeded, IP_L1, IP_J0));
     // TTL 2 reaches H with TTL 1, MACs L -> H.
-    let probe2 = punt::build_echo(IP_J0, IP_H, 2, id, 2);
-    h.inject_probe(ROUTER_J, probe2.as_slice());
+    let p2 = prober.start(TENANT_Z, ROUTER_J, IP_J0, IP_H, 2).unwrap();
+    let probe2 = inject_queued(&mut h);
     let out = h.tx(PORT_H);
     assert_eq!(out.len(), 1);
-    let mut expected = probe2.as_slice().to_vec();
+    let mut expected = probe2.clone();
     expected[0..6].copy_from_slice(&MAC_H.0);
     expected[6..12].copy_from_slice(&MAC_L0.0);
     expected[22] = 1;
@@ -353,16 +383,18 @@ fn router_probes_are_routed_and_answers_punted() {
     reply[34] = 0;
     let c = crate::wire::checksum::update16(u16::from_be_bytes([reply[36], reply[37]]), 0x0800, 0x0000);
     reply[36..38].copy_from_slice(&c.to_be_bytes());
-    h.rx(PORT_H, &[reply]);
-    let r = prober.try_recv().expect("echo reply punted");
-    assert_eq!((r.kind, r.from, r.seq, r.ttl), (ProbeKind::EchoReply, IP_H, 2, 63));
+    h.rx(PORT_H, &[reply.clone()]);
+    let r = p2.try_recv().expect("echo reply punted");
+    assert_eq!((r.kind, r.from, r.ttl), (ProbeKind::EchoReply, IP_H, 63));
     // A ping from the router to its own far address and to nowhere.
-    h.inject_probe(ROUTER_J, punt::build_echo(IP_J0, IP_L1, 64, id, 3).as_slice());
-    let r = prober.try_recv().expect("router answers the probe");
-    assert_eq!((r.kind, r.from, r.seq), (ProbeKind::EchoReply, IP_L1, 3));
-    h.inject_probe(ROUTER_J, punt::build_echo(IP_J0, Ipv4Addr::new(8, 8, 8, 8), 64, id, 4).as_slice());
-    let r = prober.try_recv().expect("unreachable punted");
-    assert_eq!((r.kind, r.from, r.seq), (ProbeKind::Unreachable(0), IP_J0, 4));
+    let p3 = prober.start(TENANT_Z, ROUTER_J, IP_J0, IP_L1, 64).unwrap();
+    inject_queued(&mut h);
+    let r = p3.try_recv().expect("router answers the probe");
+    assert_eq!((r.kind, r.from), (ProbeKind::EchoReply, IP_L1));
+    let p4 = prober.start(TENANT_Z, ROUTER_J, IP_J0, Ipv4Addr::new(8, 8, 8, 8), 64).unwrap();
+    inject_queued(&mut h);
+    let r = p4.try_recv().expect("unreachable punted");
+    assert_eq!((r.kind, r.from), (ProbeKind::Unreachable(0), IP_J0));
     // A host's own echo reply to a router address is not a probe answer.
     h.rx(
         PORT_A,
@@ -378,8 +410,53 @@ fn router_probes_are_routed_and_answers_punted() {
         )],
     );
     assert_eq!(h.counters.drop_count(DropReason::PuntNotProbe), 1);
-    assert_eq!(prober.try_recv(), None);
+    // Nor is H's genuine answer once its probe is over (late answers are not punted).
+    drop(p2);
+    h.rx(PORT_H, &[reply]);
+    assert_eq!(h.counters.drop_count(DropReason::PuntNotProbe), 2);
+    assert_eq!(h.counters.punted, 4);
     assert_eq!(h.ports.free_frames(), 512);
+}
+
+/// Issue 11: answers were matched on a guessable (ident, seq) in one queue shared by every
+/// tenant. Tenant y's host B (same addresses as tenant z's A) answering with z's exact
+/// identifier and sequence, to the same router address, is not punted to z's probe.
+#[test]
+fn another_tenants_host_cannot_answer_a_probe() {
+    let mut h = Harness::new(default_fib());
+    let prober = Prober::new(h.punt.clone());
+    // z's J pings A (10.0.0.10); y's B has the same address and gateway 10.0.0.1.
+    let p = prober.start(TENANT_Z, ROUTER_J, IP_J0, IP_A, 64).unwrap();
+    let probe = inject_queued(&mut h);
+    assert_eq!(h.tx(PORT_A).len(), 1);
+    let (ident, seq) = p.ident_seq();
+    let data = &probe[42..];
+    let forged = icmp_frame(
+        MAC_Y0,
+        MAC_B,
+        None,
+        IP_B,
+        IP_Y0,
+        64,
+        Icmpv4Type::EchoReply(IcmpEchoHeader { id: ident, seq }),
+        data,
+    );
+    h.rx(PORT_B, &[forged]);
+    assert_eq!(h.counters.drop_count(DropReason::PuntNotProbe), 1);
+    assert_eq!(p.try_recv(), None);
+    // The genuine answer from A still gets through.
+    let genuine = icmp_frame(
+        MAC_J0,
+        MAC_A,
+        None,
+        IP_A,
+        IP_J0,
+        64,
+        Icmpv4Type::EchoReply(IcmpEchoHeader { id: ident, seq }),
+        data,
+    );
+    h.rx(PORT_A, &[genuine]);
+    assert_eq!(p.try_recv().map(|r| (r.kind, r.from)), Some((ProbeKind::EchoReply, IP_A)));
 }
 
 /// Tunnel 0's encapsulation of `inner` as the pipeline must write it: outer ident `ident`,

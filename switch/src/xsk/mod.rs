@@ -27,7 +27,7 @@ use xsk_rs::FrameDesc;
 mod tx_ring;
 use tx_ring::TxRing;
 
-use crate::port::{FrameBuf, Ports};
+use crate::port::{FrameBuf, LinkBoard, LinkDown, Ports};
 use rib::PortId;
 use std::time::Duration;
 
@@ -135,11 +135,22 @@ pub struct XskDesc {
     pub len: u32,
 }
 
+/// One port of a worker: its device and, while the device is there and attached, its socket.
+struct XskPortSlot {
+    name: String,
+    device: String,
+    /// Interface index the socket is bound to (0 while down): a different index under the
+    /// same name means the device was removed and recreated.
+    ifindex: u32,
+    /// Why the port is down (None while the socket is attached).
+    down: Option<LinkDown>,
+    sock: Option<XskSocketPort>,
+    counters: XskPortCounters,
+}
+
 /// One port's socket of a worker, with its own fill and completion rings (the kernel keeps
 /// one pair per device/queue even when the UMEM is shared).
 struct XskSocketPort {
-    name: String,
-    device: String,
     mode: XdpMode,
     rx: RxQueue,
     /// Used for `needs_wakeup` and `wakeup` only; descriptors go through `txr`.
@@ -149,7 +160,6 @@ struct XskSocketPort {
     comp: CompQueue,
     /// Frames were produced to the tx ring since the last kick.
     tx_dirty: bool,
-    counters: XskPortCounters,
 }
 
 /// Plain per-port counters of the AF_XDP layer (ring level, not pipeline level).
@@ -193,10 +203,25 @@ pub struct XskPorts {
     frames: Vec<FrameDesc>,
     /// Frames owned by userspace and not in use (entries of `frames`).
     free: Vec<FrameDesc>,
-    ports: Vec<XskSocketPort>,
+    /// Who holds each frame (index = frame number): [`OWNER_FREE`], [`OWNER_USER`] (the
+    /// pipeline), or the port whose rings (fill, rx, tx, completion) hold it. When a device
+    /// goes away its socket is closed and every frame its rings held returns to `free`.
+    owner: Vec<u16>,
+    ports: Vec<XskPortSlot>,
     /// Scratch space for draining completion rings (no allocation after open).
     scratch: Vec<FrameDesc>,
+    /// Attach mode asked for (ports attached later use it too).
+    mode: XdpMode,
+    /// pollfd entries for `idle_wait`, one per port (no allocation after open).
+    pollfds: Vec<libc::pollfd>,
+    /// Where port state changes are published for the shell (None: not published).
+    board: Option<std::sync::Arc<LinkBoard>>,
 }
+
+/// [`XskPorts::owner`] of a frame in the free pool.
+const OWNER_FREE: u16 = u16::MAX;
+/// [`XskPorts::owner`] of a frame held by the caller (received, or allocated).
+const OWNER_USER: u16 = u16::MAX - 1;
 
 // SAFETY: `base` points into the UMEM mapping kept alive by `umem` (an Arc inside xsk-rs);
 // the set is used by one thread at a time (`&mut self` for every ring operation), so moving
@@ -207,7 +232,14 @@ impl fmt::Debug for XskPorts {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("XskPorts")
             .field("queue_id", &self.queue_id)
-            .field("ports", &self.ports.iter().map(|p| (&p.name, &p.device, p.mode)).collect::<Vec<_>>())
+            .field(
+                "ports",
+                &self
+                    .ports
+                    .iter()
+                    .map(|p| (&p.name, &p.device, p.sock.as_ref().map(|s| s.mode), p.down))
+                    .collect::<Vec<_>>(),
+            )
             .field("free", &self.free.len())
             .finish()
     }
@@ -247,43 +279,42 @@ fn set_tx_budget(tx: &TxQueue, budget: u32) -> bool {
     rc == 0
 }
 
-fn device_exists(device: &str) -> bool {
-    let Ok(c) = CString::new(device) else { return false };
+/// The interface index of `device`, 0 when it does not exist.
+fn ifindex(device: &str) -> u32 {
+    let Ok(c) = CString::new(device) else { return 0 };
     // SAFETY: `c` is a valid NUL-terminated string that outlives the call.
-    unsafe { libc::if_nametoindex(c.as_ptr()) != 0 }
+    unsafe { libc::if_nametoindex(c.as_ptr()) }
 }
 
 impl XskPorts {
     /// Opens one socket per `(port name, device)` on rx/tx queue `queue_id`, all sharing a
     /// new UMEM. In [`XdpMode::Auto`] each device is tried in native mode first, then generic.
-    /// Returns the set with every fill ring filled.
+    /// Returns the set with every fill ring filled. A port whose device is missing, lacks the
+    /// queue or refuses the attach does not fail the set (OVS-style): it starts down with
+    /// the reason ([`XskPorts::link_down`]) and [`Ports::maintain`] attaches it when it can.
+    /// Errors are only what no port can work without: no ports, a bad device name, not root,
+    /// no UMEM.
     pub fn open(ports: &[(String, String)], queue_id: u32, cfg: &XskConfig) -> Result<Self, XskError> {
-        if ports.is_empty() {
+        let Some((first_name, first_dev)) = ports.first() else {
             return Err(XskError::NoPorts { queue: queue_id });
-        }
-        // Check the cheap, common errors first so the message names the actual cause.
+        };
         for (name, device) in ports {
             if device.is_empty() || device.len() > 15 || device.contains(['/', '\0', ' ']) {
                 return Err(XskError::BadName { port: name.clone(), device: device.clone() });
             }
-            if !device_exists(device) {
-                return Err(XskError::DeviceMissing { port: name.clone(), device: device.clone() });
-            }
-            if !is_root() {
-                return Err(XskError::NotRoot { port: name.clone(), device: device.clone() });
-            }
-            let available = rx_queue_count(device).unwrap_or(1);
-            if queue_id >= available {
-                return Err(XskError::QueueMissing {
-                    port: name.clone(),
-                    device: device.clone(),
-                    queue: queue_id,
-                    available,
-                });
-            }
+        }
+        if !is_root() {
+            return Err(XskError::NotRoot { port: first_name.clone(), device: first_dev.clone() });
+        }
+        if ports.len() >= OWNER_USER as usize {
+            return Err(XskError::Umem {
+                queue: queue_id,
+                message: format!("{} ports on one worker", ports.len()),
+            });
         }
 
-        let ring = QueueSize::new(cfg.ring_size)
+        let sizes = UmemSizes::for_ports(ports.len(), cfg);
+        let ring = QueueSize::new(sizes.ring_size)
             .map_err(|e| XskError::Umem { queue: queue_id, message: e.to_string() })?;
         let frame_size = FrameSize::new(cfg.frame_size)
             .map_err(|e| XskError::Umem { queue: queue_id, message: e.to_string() })?;
@@ -294,10 +325,7 @@ impl XskPorts {
             .frame_headroom(0)
             .build()
             .map_err(|e| XskError::Umem { queue: queue_id, message: e.to_string() })?;
-        // Per port: a full fill ring, plus as many again for frames in flight (rx ring,
-        // pipeline, tx ring, completion ring).
-        let frame_count = (ports.len() as u32) * cfg.ring_size * 2;
-        let frame_count = NonZeroU32::new(frame_count)
+        let frame_count = NonZeroU32::new(sizes.frames)
             .ok_or_else(|| XskError::Umem { queue: queue_id, message: "zero frames".into() })?;
         let (umem, descs) = Umem::new(umem_cfg, frame_count, false).map_err(|e| XskError::Umem {
             queue: queue_id,
@@ -321,23 +349,109 @@ impl XskPorts {
             umem_len: descs.len() * frame_size,
             frame_size,
             queue_id,
-            ring_size: cfg.ring_size,
+            ring_size: sizes.ring_size,
             frame_capacity: descs.len(),
             frames: descs.clone(),
             free: Vec::with_capacity(descs.len()),
+            owner: vec![OWNER_FREE; descs.len()],
             ports: Vec::with_capacity(ports.len()),
-            scratch: vec![FrameDesc::default(); cfg.ring_size as usize],
+            scratch: vec![FrameDesc::default(); sizes.ring_size as usize],
+            pollfds: Vec::with_capacity(ports.len()),
+            board: None,
+            mode: cfg.mode,
         };
         set.free.extend(descs);
 
         for (name, device) in ports {
-            let port = set.open_socket(name, device, ring, cfg.mode)?;
-            set.ports.push(port);
+            set.ports.push(XskPortSlot {
+                name: name.clone(),
+                device: device.clone(),
+                ifindex: 0,
+                down: Some(LinkDown::DeviceMissing),
+                sock: None,
+                counters: XskPortCounters::default(),
+            });
         }
         for i in 0..set.ports.len() {
-            set.refill(i);
+            set.try_attach(i);
         }
         Ok(set)
+    }
+
+    /// Attaches port `i` if its device is there (fills its ring); records why not otherwise.
+    fn try_attach(&mut self, i: usize) {
+        let Some(slot) = self.ports.get(i) else { return };
+        let (name, device) = (slot.name.clone(), slot.device.clone());
+        let index = ifindex(&device);
+        let result = if index == 0 {
+            Err(LinkDown::DeviceMissing)
+        } else {
+            let available = rx_queue_count(&device).unwrap_or(1);
+            if self.queue_id >= available {
+                Err(LinkDown::QueueMissing { available })
+            } else {
+                let ring = QueueSize::new(self.ring_size)
+                    .map_err(|_| LinkDown::AttachRefused { errno: libc::EINVAL });
+                ring.and_then(|ring| {
+                    self.open_socket(&name, &device, ring, self.mode).map_err(|e| match e {
+                        XskError::AttachRefused { source, .. } => {
+                            LinkDown::AttachRefused { errno: source.raw_os_error().unwrap_or(libc::EIO) }
+                        }
+                        _ => LinkDown::AttachRefused { errno: libc::EIO },
+                    })
+                })
+            }
+        };
+        let Some(slot) = self.ports.get_mut(i) else { return };
+        match result {
+            Ok(sock) => {
+                slot.sock = Some(sock);
+                slot.ifindex = index;
+                slot.down = None;
+                self.refill(i);
+            }
+            Err(down) => slot.down = Some(down),
+        }
+        self.publish(i);
+    }
+
+    /// Closes port `i`'s socket (its device went away) and takes back every frame its rings
+    /// held.
+    fn detach(&mut self, i: usize, why: LinkDown) {
+        let Some(slot) = self.ports.get_mut(i) else { return };
+        let Some(sock) = slot.sock.take() else { return };
+        drop(sock);
+        slot.ifindex = 0;
+        slot.down = Some(why);
+        let me = i as u16;
+        for (n, owner) in self.owner.iter_mut().enumerate() {
+            if *owner == me {
+                *owner = OWNER_FREE;
+                if let Some(f) = self.frames.get(n) {
+                    self.free.push(*f);
+                }
+            }
+        }
+        self.publish(i);
+    }
+
+    fn publish(&self, i: usize) {
+        if let (Some(board), Some(slot)) = (&self.board, self.ports.get(i)) {
+            board.set(i, slot.down);
+        }
+    }
+
+    /// Publishes every port's link state to `board` now and on every change.
+    pub fn set_link_board(&mut self, board: std::sync::Arc<LinkBoard>) {
+        self.board = Some(board);
+        for i in 0..self.ports.len() {
+            self.publish(i);
+        }
+    }
+
+    /// Why port `port` is down (None: attached).
+    pub fn link_down(&self, port: usize) -> Option<LinkDown> {
+        self.ports.get(port).and_then(|p| p.down)
     }
 
     fn open_socket(
@@ -382,18 +496,7 @@ impl XskPorts {
                             source,
                         }
                     })?;
-                    return Ok(XskSocketPort {
-                        name: name.to_string(),
-                        device: device.to_string(),
-                        mode: attempt,
-                        rx,
-                        tx,
-                        txr,
-                        fill,
-                        comp,
-                        tx_dirty: false,
-                        counters: XskPortCounters::default(),
-                    });
+                    return Ok(XskSocketPort { mode: attempt, rx, tx, txr, fill, comp, tx_dirty: false });
                 }
                 Ok((_, _, None)) => {
                     // Same device and queue opened twice on one UMEM: configuration error.
@@ -433,9 +536,9 @@ impl XskPorts {
         self.queue_id
     }
 
-    /// The attach mode actually in use on port `port`.
+    /// The attach mode actually in use on port `port` (None while it is down).
     pub fn mode(&self, port: usize) -> Option<XdpMode> {
-        self.ports.get(port).map(|p| p.mode)
+        self.ports.get(port).and_then(|p| p.sock.as_ref()).map(|s| s.mode)
     }
 
     /// Port name and device of `port`.
@@ -450,7 +553,7 @@ impl XskPorts {
 
     /// Kernel statistics of `port`'s socket (a getsockopt: not for the per-frame path).
     pub fn kernel_stats(&self, port: usize) -> Option<XskKernelStats> {
-        let p = self.ports.get(port)?;
+        let p = self.ports.get(port)?.sock.as_ref()?;
         let s = p.rx.fd().xdp_statistics().ok()?;
         Some(XskKernelStats {
             rx_dropped: s.rx_dropped(),
@@ -472,18 +575,43 @@ impl XskPorts {
         self.frame_capacity
     }
 
-    /// The raw fds of every socket, for `poll()` when idle.
+    /// Size of each ring of every socket.
+    pub fn ring_size(&self) -> u32 {
+        self.ring_size
+    }
+
+    /// The raw fds of every attached socket, for `poll()` when idle.
     pub fn raw_fds(&self, out: &mut Vec<i32>) {
         use std::os::fd::AsRawFd;
         out.clear();
-        out.extend(self.ports.iter().map(|p| p.rx.fd().as_raw_fd()));
+        out.extend(self.ports.iter().filter_map(|p| p.sock.as_ref()).map(|s| s.rx.fd().as_raw_fd()));
+    }
+
+    /// Puts `f` back in the free pool unless it is already there (a frame recycled twice
+    /// must not be handed out twice).
+    #[inline]
+    fn release(&mut self, f: FrameDesc) {
+        let n = f.addr() / self.frame_size;
+        if let Some(o) = self.owner.get_mut(n) {
+            if *o != OWNER_FREE {
+                *o = OWNER_FREE;
+                self.free.push(f);
+            }
+        }
+    }
+
+    #[inline]
+    fn set_owner(&mut self, addr: u64, owner: u16) {
+        if let Some(o) = self.owner.get_mut(addr as usize / self.frame_size) {
+            *o = owner;
+        }
     }
 
     /// Moves completed transmissions of every port back to the free pool.
     #[inline]
     pub fn reclaim(&mut self) {
-        for p in &mut self.ports {
-            loop {
+        for i in 0..self.ports.len() {
+            while let Some(p) = self.ports[i].sock.as_mut() {
                 // SAFETY: the completion ring only returns frames of this UMEM that we
                 // submitted for transmit; the kernel no longer uses them.
                 let n = unsafe { p.comp.consume(&mut self.scratch) };
@@ -492,9 +620,10 @@ impl XskPorts {
                 }
                 // A completed address may be anywhere in its frame: free the frame itself.
                 let fs = self.frame_size;
-                for d in &self.scratch[..n] {
-                    if let Some(f) = self.frames.get(d.addr() / fs) {
-                        self.free.push(*f);
+                for k in 0..n {
+                    let d = self.scratch[k];
+                    if let Some(f) = self.frames.get(d.addr() / fs).copied() {
+                        self.release(f);
                     }
                 }
                 if n < self.scratch.len() {
@@ -507,14 +636,15 @@ impl XskPorts {
     /// Tops `port`'s fill ring up from the free pool.
     #[inline]
     fn refill(&mut self, port: usize) {
-        let Some(p) = self.ports.get_mut(port) else { return };
+        let Some(slot) = self.ports.get_mut(port) else { return };
+        let Some(p) = slot.sock.as_mut() else { return };
         let want = p.fill.nb_free(self.ring_size) as usize;
         if want == 0 {
             return;
         }
         let n = want.min(self.free.len());
         if n < want {
-            p.counters.fill_starved += 1;
+            slot.counters.fill_starved += 1;
         }
         if n == 0 {
             return;
@@ -523,6 +653,12 @@ impl XskPorts {
         // SAFETY: frames in the free pool belong to this UMEM and are used by nobody.
         let produced = unsafe { p.fill.produce(&self.free[start..]) };
         if produced == n {
+            let fs = self.frame_size;
+            for f in &self.free[start..] {
+                if let Some(o) = self.owner.get_mut(f.addr() / fs) {
+                    *o = port as u16;
+                }
+            }
             self.free.truncate(start);
         }
     }
@@ -530,7 +666,8 @@ impl XskPorts {
     /// Kicks the kernel for every port that got frames since the last kick and asks for it.
     #[inline]
     fn kick_tx(&mut self) {
-        for p in &mut self.ports {
+        for slot in &mut self.ports {
+            let Some(p) = slot.sock.as_mut() else { continue };
             // Frames still waiting in the tx ring: new ones, or leftovers of an earlier kick
             // (copy mode sends at most KERNEL_TX_BATCH descriptors per sendto).
             let mut waiting = p.txr.pending() as usize;
@@ -540,7 +677,7 @@ impl XskPorts {
             p.tx_dirty = false;
             let mut kicks = 0;
             while waiting > 0 && kicks < MAX_KICKS_PER_SERVICE && p.tx.needs_wakeup() {
-                p.counters.tx_wakeups += 1;
+                slot.counters.tx_wakeups += 1;
                 kicks += 1;
                 if p.tx.wakeup().is_err() {
                     break;
@@ -651,7 +788,8 @@ impl Ports for XskPorts {
     #[inline]
     fn rx_burst(&mut self, port: PortId, out: &mut [XskDesc]) -> usize {
         let i = port.index();
-        let Some(p) = self.ports.get_mut(i) else { return 0 };
+        let Some(slot) = self.ports.get_mut(i) else { return 0 };
+        let Some(p) = slot.sock.as_mut() else { return 0 };
         let want = out.len().min(self.scratch.len());
         // SAFETY: the scratch entries receive descriptors of this UMEM's frames, now owned by
         // the caller.
@@ -660,7 +798,11 @@ impl Ports for XskPorts {
             *o = XskDesc { addr: d.addr() as u64, len: d.lengths().data() as u32 };
         }
         if n > 0 {
-            p.counters.rx_frames += n as u64;
+            slot.counters.rx_frames += n as u64;
+            for o in &out[..n] {
+                let a = o.addr;
+                self.set_owner(a, OWNER_USER);
+            }
             self.refill(i);
         }
         n
@@ -672,14 +814,18 @@ impl Ports for XskPorts {
         if want == 0 {
             return 0;
         }
-        let Some(p) = self.ports.get_mut(port.index()) else {
+        let Some(slot) = self.ports.get_mut(port.index()) else {
+            self.recycle(frames);
+            return 0;
+        };
+        let Some(p) = slot.sock.as_mut() else {
             self.recycle(frames);
             return 0;
         };
         let mut room = p.txr.free() as usize;
         if room < want {
             // Copy mode only consumes the tx ring on a kick: kick now and look again.
-            p.counters.tx_wakeups += 1;
+            slot.counters.tx_wakeups += 1;
             let _ = p.tx.wakeup();
             room = p.txr.free() as usize;
         }
@@ -689,12 +835,17 @@ impl Ports for XskPorts {
         // every packet inside its frame; the kernel rejects a descriptor that is not); the
         // kernel owns them from now until they come back through this port's completion ring.
         let sent = unsafe { p.txr.produce(descs) };
-        p.counters.tx_frames += sent as u64;
+        slot.counters.tx_frames += sent as u64;
         if sent > 0 {
             p.tx_dirty = true;
         }
         if sent < want {
-            p.counters.tx_ring_full += (want - sent) as u64;
+            slot.counters.tx_ring_full += (want - sent) as u64;
+        }
+        for d in &frames[..sent] {
+            self.set_owner(d.addr, port.0);
+        }
+        if sent < want {
             self.recycle(&frames[sent..]);
         }
         sent
@@ -702,10 +853,9 @@ impl Ports for XskPorts {
 
     #[inline]
     fn recycle(&mut self, frames: &[XskDesc]) {
-        let room = self.frame_capacity.saturating_sub(self.free.len());
-        for d in &frames[..frames.len().min(room)] {
+        for d in frames {
             if let Some(f) = self.frame_of(d) {
-                self.free.push(f);
+                self.release(f);
             }
         }
     }
@@ -713,6 +863,7 @@ impl Ports for XskPorts {
     #[inline]
     fn alloc(&mut self) -> Option<XskDesc> {
         let d = self.free.pop()?;
+        self.set_owner(d.addr() as u64, OWNER_USER);
         Some(XskDesc { addr: d.addr() as u64, len: 0 })
     }
 
@@ -722,10 +873,11 @@ impl Ports for XskPorts {
         self.reclaim();
         for i in 0..self.ports.len() {
             self.refill(i);
-            let p = &mut self.ports[i];
+            let slot = &mut self.ports[i];
+            let Some(p) = slot.sock.as_mut() else { continue };
             if p.fill.needs_wakeup() {
                 // A sleeping driver needs a receive kick (zero-timeout poll).
-                p.counters.rx_wakeups += 1;
+                slot.counters.rx_wakeups += 1;
                 let _ = p.fill.wakeup(p.rx.fd_mut(), 0);
             }
         }
@@ -733,11 +885,12 @@ impl Ports for XskPorts {
 
     fn idle_wait(&mut self, timeout: Duration) {
         use std::os::fd::AsRawFd;
-        let mut fds = [libc::pollfd { fd: -1, events: 0, revents: 0 }; 16];
-        let n = self.ports.len().min(fds.len());
-        for (slot, p) in fds.iter_mut().zip(&self.ports) {
-            *slot = libc::pollfd { fd: p.rx.fd().as_raw_fd(), events: libc::POLLIN, revents: 0 };
+        // Every attached socket (the vector was sized for all ports at open: no allocation).
+        self.pollfds.clear();
+        for p in self.ports.iter().filter_map(|p| p.sock.as_ref()) {
+            self.pollfds.push(libc::pollfd { fd: p.rx.fd().as_raw_fd(), events: libc::POLLIN, revents: 0 });
         }
+        let n = self.pollfds.len();
         if n == 0 {
             std::thread::sleep(timeout);
             return;
@@ -748,8 +901,66 @@ impl Ports for XskPorts {
             tv_sec: timeout.as_secs().min(i32::MAX as u64) as libc::time_t,
             tv_nsec: timeout.subsec_nanos() as libc::c_long,
         };
-        // SAFETY: `fds` holds `n` initialised pollfd entries and `ts` a valid timespec; both
-        // live across the call; a null sigmask leaves the signal mask unchanged.
-        unsafe { libc::ppoll(fds.as_mut_ptr(), n as libc::nfds_t, &ts, std::ptr::null()) };
+        // SAFETY: `pollfds` holds `n` initialised pollfd entries and `ts` a valid timespec;
+        // both live across the call; a null sigmask leaves the signal mask unchanged.
+        unsafe { libc::ppoll(self.pollfds.as_mut_ptr(), n as libc::nfds_t, &ts, std::ptr::null()) };
+    }
+
+    #[inline]
+    fn link_up(&self, port: PortId) -> bool {
+        self.ports.get(port.index()).is_some_and(|p| p.sock.is_some())
+    }
+
+    /// Detaches ports whose device went away (or was recreated under the same name: the
+    /// socket is bound to the old one), then attaches ports whose device is there.
+    fn maintain(&mut self) {
+        for i in 0..self.ports.len() {
+            let slot = &self.ports[i];
+            if slot.sock.is_some() {
+                if ifindex(&slot.device) != slot.ifindex {
+                    self.detach(i, LinkDown::DeviceRemoved);
+                    // A recreated device is attached right away below.
+                } else {
+                    continue;
+                }
+            }
+            let was = self.ports[i].down;
+            self.try_attach(i);
+            if self.ports[i].down.is_some() && was == Some(LinkDown::DeviceRemoved) {
+                // Keep saying "removed" until it is back, not "missing".
+                if self.ports[i].down == Some(LinkDown::DeviceMissing) {
+                    self.ports[i].down = was;
+                    self.publish(i);
+                }
+            }
+        }
+    }
+}
+
+/// UMEM and ring sizes of one worker, by need: each port gets a fill ring and as many frames
+/// again for frames in flight (rx ring, pipeline, tx ring, completion ring), but the whole
+/// UMEM stays within [`UMEM_BUDGET_FRAMES`] frames: with many ports the rings shrink (to
+/// [`MIN_RING`] at the least) instead of the UMEM growing by 16 MiB per port.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UmemSizes {
+    /// Ring size of every socket (fill, completion, rx, tx); a power of two.
+    pub ring_size: u32,
+    /// Frames in the UMEM.
+    pub frames: u32,
+}
+
+/// Most frames one worker's UMEM gets before rings shrink (64 MiB of 2 KiB frames).
+pub const UMEM_BUDGET_FRAMES: u32 = 32 * 1024;
+/// Smallest ring a port gets however many ports share the UMEM.
+pub const MIN_RING: u32 = 64;
+
+impl UmemSizes {
+    pub fn for_ports(ports: usize, cfg: &XskConfig) -> UmemSizes {
+        let ports = ports.max(1) as u32;
+        let mut ring = cfg.ring_size.max(MIN_RING);
+        while ring > MIN_RING && ports.saturating_mul(ring).saturating_mul(2) > UMEM_BUDGET_FRAMES {
+            ring /= 2;
+        }
+        UmemSizes { ring_size: ring, frames: ports.saturating_mul(ring).saturating_mul(2) }
     }
 }
