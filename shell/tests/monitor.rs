@@ -282,3 +282,46 @@ fn json_of_the_capture_buffer_and_commands_without_json() {
     assert_eq!(run(&mut s, "show version | json"), "% Command does not support JSON output\n");
     assert!(run(&mut s, "show vrf counters | json x").contains("% Invalid input detected at '^' marker."));
 }
+
+#[test]
+fn json_of_interfaces_routes_and_vrfs_parses_back() {
+    let l = lab();
+    let mut z = login(&l.ctx, "z-ops", "z-ops");
+    let v: serde_json::Value = serde_json::from_str(&run(&mut z, "show vrf | json")).unwrap();
+    assert_eq!(
+        v,
+        serde_json::json!([{"name": "z", "default_rd": "65000:5001", "protocols": ["ipv4"], "interfaces": ["a", "h"]}])
+    );
+    let i: serde_json::Value = serde_json::from_str(&run(&mut z, "show interfaces | json")).unwrap();
+    let names: Vec<&str> = i.as_array().unwrap().iter().map(|x| x["name"].as_str().unwrap()).collect();
+    assert_eq!(names, vec!["a", "h"], "tenant z sees only its ports");
+    assert_eq!(i[0]["mac"], "0001.4209.8873");
+    assert_eq!(i[0]["address"], "10.0.0.1/24");
+    assert_eq!(
+        (&i[0]["tenant"], &i[0]["router"], &i[0]["router_interface"]),
+        (&"z".into(), &"J".into(), &"Gi0/0".into())
+    );
+    let one: serde_json::Value = serde_json::from_str(&run(&mut z, "show interfaces h | json")).unwrap();
+    assert_eq!(one.as_array().map(Vec::len), Some(1));
+    assert!(run(&mut z, "show interfaces b | json").starts_with("% Access denied"));
+    let r: serde_json::Value = serde_json::from_str(&run(&mut z, "show ip route | json")).unwrap();
+    let routes = r.as_array().unwrap();
+    let j_connected = routes
+        .iter()
+        .find(|x| x["router"] == "J" && x["prefix"] == "10.0.0.0/24")
+        .unwrap_or_else(|| panic!("{r}"));
+    assert_eq!(j_connected["code"], "C");
+    assert_eq!(j_connected["interface"], "Gi0/0");
+    assert_eq!(j_connected["next_hop"], serde_json::Value::Null);
+    let via: serde_json::Value =
+        serde_json::from_str(&run(&mut z, "show ip route vrf z 10.1.5.7 | json")).unwrap();
+    let ospf = via.as_array().unwrap().iter().find(|x| x["router"] == "J").unwrap_or_else(|| panic!("{via}"));
+    assert_eq!(
+        (&ospf["code"], &ospf["next_hop"], &ospf["distance"]),
+        (&"O".into(), &"192.168.100.2".into(), &110.into())
+    );
+    assert!(routes.iter().all(|x| x["vrf"] == "z"));
+    let mut admin = login(&l.ctx, "admin", "vnswitch");
+    let all: serde_json::Value = serde_json::from_str(&run(&mut admin, "show vrf | json")).unwrap();
+    assert_eq!(all.as_array().map(Vec::len), Some(2));
+}
