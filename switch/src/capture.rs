@@ -458,6 +458,56 @@ mod tests {
     }
 
     #[test]
+    fn worker_captures_rx_before_and_tx_after_the_pipeline_and_counts_flows() {
+        use crate::worker::{Worker, WorkerConfig};
+        use rib::FibCell;
+        use std::sync::atomic::AtomicBool;
+        use std::sync::Arc;
+        let fib = Arc::new(FibCell::new(Arc::new(default_fib())));
+        let (publisher, _consumer) = crate::stats::channel(0, 8);
+        let capture = Arc::new(Capture::new(8));
+        let (flows, flow_consumer) = crate::flows::channel(0);
+        let reader = crate::flows::FlowReader::new(vec![flow_consumer]);
+        let stop = Arc::new(AtomicBool::new(false));
+        let mut w =
+            Worker::new(WorkerConfig::new(0), MemPorts::new(3, 64), fib, publisher, None, stop.clone())
+                .with_capture(capture.clone())
+                .with_flows(flows);
+        let req = ping(IP_A, IP_H);
+        // No capture running: nothing is copied.
+        w.ports_mut().inject(PORT_A, &req).unwrap();
+        assert_eq!(w.poll_once(std::time::Instant::now()), 1);
+        assert_eq!(w.ports_mut().take_tx(PORT_H).len(), 1);
+        let mut out = Vec::new();
+        capture.drain(&mut out);
+        assert!(out.is_empty());
+        // A capture on H: the frame leaves H after two logical hops (TTL 62, L's MAC).
+        capture.start(CaptureFilter { port: PORT_H, between: Some((IP_A, IP_H)), limit: 8 }).unwrap();
+        w.ports_mut().inject(PORT_A, &req).unwrap();
+        assert_eq!(w.poll_once(std::time::Instant::now()), 1);
+        let sent = w.ports_mut().take_tx(PORT_H);
+        assert_eq!(sent, vec![echo_request(MAC_L0, MAC_H, None, IP_A, IP_H, 62, 1, 1, 8)]);
+        capture.drain(&mut out);
+        assert_eq!(out.len(), 1, "received on A is not port H");
+        assert_eq!((out[0].dir, out[0].bytes()), (Direction::Tx, &sent[0][..]));
+        // A capture on A sees the request as A sent it (TTL 64).
+        capture.start(CaptureFilter { port: PORT_A, between: None, limit: 8 }).unwrap();
+        w.ports_mut().inject(PORT_A, &req).unwrap();
+        w.poll_once(std::time::Instant::now());
+        out.clear();
+        capture.drain(&mut out);
+        assert_eq!((out.len(), out[0].dir, out[0].bytes()), (1, Direction::Rx, &req[..]));
+        // Three frames of one flow of tenant z (id 0), counted at receive; a stopping worker
+        // publishes its table.
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let _ = w.run();
+        let top = reader.top(Some(0), 10);
+        assert_eq!(top.len(), 1, "{top:?}");
+        assert_eq!((top[0].packets, top[0].bytes), (3, 3 * req.len() as u64));
+        assert_eq!((top[0].key.src_ip(), top[0].key.dst_ip(), top[0].key.proto), (IP_A, IP_H, 1));
+    }
+
+    #[test]
     fn tap_offers_transmitted_frames_and_sends_them() {
         let c = Capture::new(4);
         let mut ports = MemPorts::new(3, 16);
