@@ -83,7 +83,7 @@ fn top_talkers(ex: &mut Exec<'_>, args: &Args) -> CmdResult {
             });
         }
     }
-    all.sort_by(|a, b| b.bytes.cmp(&a.bytes));
+    all.sort_by_key(|f| std::cmp::Reverse(f.bytes));
     let processed = all.len();
     all.truncate(TOP_TALKERS);
     let view = TopTalkers { flows: all, flows_processed: processed };
