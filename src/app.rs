@@ -150,6 +150,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     while !stop.load(Ordering::Relaxed) {
         std::thread::sleep(Duration::from_millis(50));
         workers.tick(args.stats_file.as_deref());
+        workers.flows.poll();
         if let Some(agent) = agent.as_mut() {
             agent.tick(std::time::Instant::now(), |t| workers.reader.tenant(t.index()).fast_tx_bytes);
         }

@@ -3,7 +3,8 @@
 //! of its own ([`FlowTable`]: open addressing over [`FLOW_SLOTS`] slots, [`PROBE`] slots
 //! searched per key, the smallest flow of those evicted when all are taken), without lock
 //! or allocation. Every ~500 ms the worker copies its table into a preallocated slot of an
-//! `rtrb` SPSC ring ([`FlowPublisher`]); the shell's [`FlowReader`] keeps the latest table
+//! `rtrb` SPSC ring ([`FlowPublisher`]); the [`FlowReader`] (polled by the binary every ~50 ms
+//! and on every read) keeps the latest table
 //! of each worker and merges them by key. Counts are cumulative since start; an evicted
 //! flow's counts are lost (the table favours the heavy flows, as top-talkers wants).
 //!
@@ -287,20 +288,35 @@ impl FlowReader {
         }
     }
 
-    /// Flows of `tenant` (None: every tenant) by bytes, largest first, at most `n`.
-    pub fn top(&self, tenant: Option<u16>, n: usize) -> Vec<FlowTotal> {
+    /// Drains every worker's ring, keeping its newest table. Call it regularly (the binary
+    /// does, every ~50 ms): a worker whose ring is full cannot publish newer tables.
+    pub fn poll(&self) {
         let mut g = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        let ReaderInner { consumers, latest, evictions } = &mut *g;
+        Self::drain(&mut g);
+    }
+
+    fn drain(g: &mut ReaderInner) {
+        let ReaderInner { consumers, latest, evictions } = g;
         for (i, c) in consumers.iter_mut().enumerate() {
             while let Ok(chunk) = c.read_chunk(1) {
                 for snap in chunk.into_iter() {
                     if let (Some(slot), Some(ev)) = (latest.get_mut(i), evictions.get_mut(i)) {
-                        *slot = Some(snap.records.to_vec().into_boxed_slice());
+                        match slot {
+                            Some(t) => t.copy_from_slice(&snap.records),
+                            None => *slot = Some(snap.records.to_vec().into_boxed_slice()),
+                        }
                         *ev = snap.evictions;
                     }
                 }
             }
         }
+    }
+
+    /// Flows of `tenant` (None: every tenant) by bytes, largest first, at most `n`.
+    pub fn top(&self, tenant: Option<u16>, n: usize) -> Vec<FlowTotal> {
+        let mut g = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        Self::drain(&mut g);
+        let latest = &g.latest;
         let mut merged: std::collections::HashMap<FlowKey, (u64, u64)> = std::collections::HashMap::new();
         for r in latest.iter().flatten().flat_map(|t| t.iter()) {
             if r.packets == 0 || tenant.is_some_and(|t| t != r.key.tenant) {
@@ -407,5 +423,26 @@ mod tests {
         assert_eq!(reader.top(Some(0), 10)[0].packets, 2);
         p0.maybe_publish(Instant::now(), true);
         assert_eq!(reader.top(Some(0), 10)[0].packets, 3);
+    }
+
+    #[test]
+    fn a_full_ring_keeps_old_tables_until_the_reader_polls() {
+        let (mut p, c) = channel(0);
+        let reader = FlowReader::new(vec![c]);
+        let mut meta = [Meta::EMPTY; BATCH];
+        meta[0].tenant = TenantId(0);
+        let f = udp_frame(MAC_A, MAC_J0, IP_A, IP_H, 64, 1, 2, &[]);
+        p.samples[0] = FlowSample { valid: true, key: flow_of(&f).unwrap(), len: f.len() as u32 };
+        let mut count_and_publish = |p: &mut FlowPublisher| {
+            p.count_batch(&meta, 1);
+            p.maybe_publish(Instant::now(), true);
+        };
+        for _ in 0..3 {
+            count_and_publish(&mut p);
+        }
+        assert_eq!(p.lost, 1, "ring of 2");
+        reader.poll();
+        count_and_publish(&mut p);
+        assert_eq!(reader.top(None, 1)[0].packets, 4, "polled, the newest table gets through");
     }
 }
