@@ -100,6 +100,10 @@ fn capture_of_a_ping_on_port_a_reads_back_with_tcpdump() {
     let app = Appliance::start("cp", &[]);
     let n = app.names.clone();
     let addr = telnet_addr(&app);
+    // Warm up (ARP, XDP attach settling) so the capture holds exactly the measured ping.
+    let warm =
+        (0..5).any(|_| app.exec(&n.ns_a, &["ping", "-c", "1", "-W", "1", "10.1.5.7"], 5).status.success());
+    assert!(warm, "A never reached H:\n{}", app.log_text());
     let mut admin = Vty::login(&addr, "admin", "vnswitch");
     let p = "vnswitch#";
     admin.cmd("monitor capture CAP interface a match ip 10.0.0.10 10.1.5.7 limit 100", p);

@@ -433,7 +433,7 @@ mod tests {
         meta[0].tenant = TenantId(0);
         let f = udp_frame(MAC_A, MAC_J0, IP_A, IP_H, 64, 1, 2, &[]);
         p.samples[0] = FlowSample { valid: true, key: flow_of(&f).unwrap(), len: f.len() as u32 };
-        let mut count_and_publish = |p: &mut FlowPublisher| {
+        let count_and_publish = |p: &mut FlowPublisher| {
             p.count_batch(&meta, 1);
             p.maybe_publish(Instant::now(), true);
         };
