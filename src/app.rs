@@ -51,6 +51,9 @@ pub struct RunArgs {
     /// Write aggregated counters to this file about every 200 ms (and at exit).
     #[arg(long)]
     pub stats_file: Option<PathBuf>,
+    /// Where tenant users' `monitor capture NAME export FILE` writes (`DIR/<tenant>/FILE`).
+    #[arg(long, default_value = shell::commands::monitor::DEFAULT_CAPTURE_DIR)]
+    pub capture_dir: PathBuf,
 }
 
 fn parse_xdp_mode(s: &str) -> Result<XdpMode, String> {
@@ -148,7 +151,8 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     )?;
 
     let telnet_addr = args.telnet.clone().unwrap_or_else(|| topo.file.shell.telnet.clone());
-    let shell = crate::app::front::start(&rib, &workers, &telnet_addr, !args.no_console, stop.clone())?;
+    let shell =
+        crate::app::front::start(&rib, &workers, &telnet_addr, !args.no_console, stop.clone(), &args)?;
 
     eprintln!(
         "vnswitch: running {} ({} ports, {} worker(s) on cores {:?}); Ctrl-C to stop",
@@ -162,6 +166,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     while !stop.load(Ordering::Relaxed) {
         std::thread::sleep(Duration::from_millis(50));
         workers.tick(args.stats_file.as_deref());
+        workers.flows.poll();
         if let Some(agent) = agent.as_mut() {
             agent.tick(std::time::Instant::now(), |t| workers.reader.tenant(t.index()).fast_tx_bytes);
         }
@@ -196,6 +201,11 @@ mod workers {
         pub punt: Arc<switch::punt::PuntQueues>,
         /// Link state of every port (devices missing or removed), written by the workers.
         pub links: Arc<switch::port::LinkBoard>,
+        /// The capture point every worker offers frames to (`monitor capture`).
+        pub capture: Arc<switch::capture::Capture>,
+        /// The workers' flow tables (`show ip flow top-talkers`).
+        pub flows: Arc<switch::flows::FlowReader>,
+        pub tenant_names: Vec<String>,
         last_write: std::cell::Cell<Option<std::time::Instant>>,
     }
 
@@ -214,12 +224,18 @@ mod workers {
         let mut handles = Vec::new();
         let punt = switch::punt::PuntQueues::new(switch::punt::QUEUE_CAPACITY);
         let worker_stop = Arc::new(AtomicBool::new(false));
+        let capture = Arc::new(switch::capture::Capture::new(switch::capture::DEFAULT_RING_FRAMES));
+        let mut flow_consumers = Vec::new();
         let mut launch = |i: usize, ports: Box<dyn FnOnce(WorkerEnv) + Send>| -> Result<()> {
             let core = cores.get(i).copied().unwrap_or(0);
             let (mut publisher, consumer) = switch::stats::channel(i, switch::stats::RING_CAPACITY);
             publisher.set_core(Some(core));
             consumers.push(consumer);
+            let (flows, flow_consumer) = switch::flows::channel(i);
+            flow_consumers.push(flow_consumer);
             let env = WorkerEnv {
+                capture: capture.clone(),
+                flows,
                 index: i,
                 core,
                 fib: fib.clone(),
@@ -280,6 +296,9 @@ mod workers {
             port_names,
             punt,
             links,
+            capture,
+            flows: Arc::new(switch::flows::FlowReader::new(flow_consumers)),
+            tenant_names: topo.tenants.iter().map(|t| t.name.clone()).collect(),
             last_write: std::cell::Cell::new(None),
         })
     }
@@ -293,16 +312,20 @@ mod workers {
         pub stop: Arc<AtomicBool>,
         pub punt: Arc<switch::punt::PuntQueues>,
         pub sched: switch::worker::WorkerSched,
+        pub capture: Arc<switch::capture::Capture>,
+        pub flows: switch::flows::FlowPublisher,
     }
 
     /// Runs `switch::worker::Worker` over `ports` until the stop flag is set and returns the
     /// ports (dropping them closes the sockets and detaches XDP).
     fn run_worker<P: Ports>(ports: P, env: WorkerEnv) -> P {
-        let WorkerEnv { index, core, fib, publisher, stop, punt, sched } = env;
+        let WorkerEnv { index, core, fib, publisher, stop, punt, sched, capture, flows } = env;
         let mut config = switch::worker::WorkerConfig::new(index);
         config.core = Some(core);
         config.sched = sched;
-        let worker = switch::worker::Worker::new(config, ports, fib, publisher, Some(punt), stop);
+        let worker = switch::worker::Worker::new(config, ports, fib, publisher, Some(punt), stop)
+            .with_capture(capture)
+            .with_flows(flows);
         worker.run()
     }
 
@@ -409,6 +432,7 @@ mod workers {
         pub reader: StatsReader,
         pub port_names: Vec<String>,
         pub links: Arc<switch::port::LinkBoard>,
+        pub tenant_names: Vec<String>,
     }
 
     impl shell::StatsSource for ShellStats {
@@ -459,6 +483,23 @@ mod workers {
         }
         fn clear(&self) {
             self.reader.clear();
+        }
+        fn tenants(&self) -> Vec<shell::TenantCounters> {
+            let totals = self.reader.totals();
+            self.tenant_names
+                .iter()
+                .enumerate()
+                .map(|(i, name)| {
+                    let t = totals.tenants[i.min(switch::stats::MAX_TENANTS - 1)];
+                    shell::TenantCounters {
+                        name: name.clone(),
+                        rx_packets: t.rx_packets,
+                        rx_bytes: t.rx_bytes,
+                        tx_packets: t.tx_packets,
+                        tx_bytes: t.tx_bytes,
+                    }
+                })
+                .collect()
         }
     }
 }
@@ -511,15 +552,22 @@ mod front {
         telnet: &str,
         console: bool,
         stop: Arc<AtomicBool>,
+        args: &RunArgs,
     ) -> Result<Front> {
         let stats = workers::ShellStats {
             reader: workers.reader.clone(),
             port_names: workers.port_names.clone(),
             links: workers.links.clone(),
+            tenant_names: workers.tenant_names.clone(),
         };
         let prober = super::ShellProber(switch::punt::Prober::new(workers.punt.clone()));
         let ctx = Arc::new(
-            shell::ShellContext::new(rib.clone()).with_stats(Arc::new(stats)).with_prober(Arc::new(prober)),
+            shell::ShellContext::new(rib.clone())
+                .with_stats(Arc::new(stats))
+                .with_prober(Arc::new(prober))
+                .with_capture(workers.capture.clone())
+                .with_flows(workers.flows.clone())
+                .with_capture_dir(&args.capture_dir),
         );
         let server = shell::spawn_telnet(ctx.clone(), telnet)
             .with_context(|| format!("telnet listener on {telnet}"))?;

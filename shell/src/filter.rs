@@ -1,5 +1,8 @@
 //! Output modifiers after `|`: `include`, `exclude`, `begin` and `count` with a regular
-//! expression (the rest of the line), abbreviated like any keyword (`| i Gi0`).
+//! expression (the rest of the line), abbreviated like any keyword (`| i Gi0`), and `json`
+//! (no argument): the command renders its view as one JSON document instead of IOS text
+//! (the session tells the handler through `Exec::json`; a command without a JSON view
+//! answers `% Command does not support JSON output`).
 
 use regex::Regex;
 
@@ -10,6 +13,8 @@ pub enum Filter {
     Exclude(Regex),
     Begin(Regex),
     Count(Regex),
+    /// `| json`: machine-readable output.
+    Json,
 }
 
 /// Why a filter did not parse; `Invalid` carries the column within the text after `|`.
@@ -20,11 +25,12 @@ pub enum FilterError {
     Regex(String),
 }
 
-const KEYWORDS: [(&str, &str); 4] = [
+const KEYWORDS: [(&str, &str); 5] = [
     ("begin", "Begin with the line that matches"),
     ("count", "Count number of lines which match regexp"),
     ("exclude", "Exclude lines that match"),
     ("include", "Include lines that match"),
+    ("json", "Output in JSON format"),
 ];
 
 /// Parses the text after `|`.
@@ -43,6 +49,12 @@ pub fn parse(text: &str) -> Result<Filter, FilterError> {
         _ => return Err(FilterError::Invalid(start)),
     };
     let pattern = rest[word_end..].trim_start();
+    if keyword == "json" {
+        return match pattern.is_empty() {
+            true => Ok(Filter::Json),
+            false => Err(FilterError::Invalid(text.len() - pattern.len())),
+        };
+    }
     if pattern.is_empty() {
         return Err(FilterError::Incomplete);
     }
@@ -69,6 +81,11 @@ pub fn apply(filter: &Filter, text: &str) -> String {
             let n = text.lines().filter(|l| re.is_match(l)).count();
             out = format!("Number of lines which match regexp = {n}\n");
         }
+        // The handler wrote JSON if it has a JSON view; anything else did not.
+        Filter::Json => match serde_json::from_str::<serde_json::Value>(text) {
+            Ok(_) => out = text.to_string(),
+            Err(_) => out = "% Command does not support JSON output\n".into(),
+        },
     }
     out
 }
@@ -89,6 +106,9 @@ pub fn help(text: &str) -> String {
         return s;
     }
     if t.contains(char::is_whitespace) {
+        if t.split_whitespace().next().is_some_and(|w| "json".starts_with(&w.to_ascii_lowercase())) {
+            return "  <cr>\n".into();
+        }
         return "  LINE  Regular Expression\n".into();
     }
     let names: Vec<&str> = KEYWORDS.iter().map(|(k, _)| *k).filter(|k| k.starts_with(t)).collect();
@@ -135,5 +155,16 @@ mod tests {
         assert!(matches!(parse(" include (").unwrap_err(), FilterError::Regex(_)));
         assert_eq!(complete("show ip route | inc"), (16, vec!["include".to_string()]));
         assert!(help(" ").contains("include  Include lines that match"));
+    }
+
+    #[test]
+    fn json_takes_no_argument_and_passes_only_json() {
+        assert!(matches!(parse(" json").unwrap(), Filter::Json));
+        assert!(matches!(parse(" j").unwrap(), Filter::Json));
+        assert_eq!(parse(" json x").unwrap_err(), FilterError::Invalid(6));
+        assert_eq!(apply(&Filter::Json, "{\"a\": 1}\n"), "{\"a\": 1}\n");
+        assert_eq!(apply(&Filter::Json, TEXT), "% Command does not support JSON output\n");
+        assert!(help(" ").contains("json     Output in JSON format"));
+        assert_eq!(help(" json "), "  <cr>\n");
     }
 }

@@ -19,7 +19,9 @@ pub mod tree;
 
 pub use audit::{AuditEntry, AuditLog};
 pub use auth::{hash_password, verify_password, LoginThrottle};
-pub use providers::{PortCounters, ProbeReply, ProbeSource, Prober, StatsSource, WorkerStats};
+pub use providers::{
+    PortCounters, ProbeReply, ProbeSource, Prober, StatsSource, TenantCounters, WorkerStats,
+};
 
 use rib::RibHandle;
 use std::io;
@@ -61,6 +63,14 @@ pub struct ShellContext {
     pub started: Instant,
     /// Wall-clock time at start.
     pub started_wall: SystemTime,
+    /// The data plane's capture point (`monitor capture`); `None`: those commands say so.
+    pub capture: Option<Arc<switch::capture::Capture>>,
+    /// Named captures and their buffers.
+    pub captures: commands::monitor::CaptureRegistry,
+    /// Where tenant users' `monitor capture NAME export FILE` writes: `DIR/<tenant>/FILE`.
+    pub capture_dir: PathBuf,
+    /// The workers' flow tables (`show ip flow top-talkers`); `None`: no workers.
+    pub flows: Option<Arc<switch::flows::FlowReader>>,
     /// When `clear counters` last ran.
     counters_cleared_at: std::sync::Mutex<Option<Instant>>,
 }
@@ -86,6 +96,10 @@ impl ShellContext {
             sessions: sessions::SessionRegistry::default(),
             started: Instant::now(),
             started_wall: SystemTime::now(),
+            capture: None,
+            captures: commands::monitor::CaptureRegistry::default(),
+            capture_dir: PathBuf::from(commands::monitor::DEFAULT_CAPTURE_DIR),
+            flows: None,
             counters_cleared_at: std::sync::Mutex::new(None),
         }
     }
@@ -103,6 +117,21 @@ impl ShellContext {
     /// Adds the worker statistics view.
     pub fn with_stats(mut self, stats: Arc<dyn StatsSource>) -> Self {
         self.stats = Some(stats);
+        self
+    }
+    /// Adds the capture point for `monitor capture`.
+    pub fn with_capture(mut self, capture: Arc<switch::capture::Capture>) -> Self {
+        self.capture = Some(capture);
+        self
+    }
+    /// Sets where tenant users' capture exports go (`DIR/<tenant>/FILE`).
+    pub fn with_capture_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.capture_dir = dir.into();
+        self
+    }
+    /// Adds the flow tables for `show ip flow top-talkers`.
+    pub fn with_flows(mut self, flows: Arc<switch::flows::FlowReader>) -> Self {
+        self.flows = Some(flows);
         self
     }
     /// Adds the probe injector for `ping`/`traceroute`.

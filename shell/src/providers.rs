@@ -1,6 +1,8 @@
 //! What the shell reads from and asks of the data plane, as traits so the shell builds and
 //! tests without workers: [`StatsSource`] (aggregated worker/port/tenant counters) and
-//! [`Prober`] (router-originated ICMP probes for `ping`/`traceroute`).
+//! [`Prober`] (router-originated ICMP probes for `ping`/`traceroute`). The capture point and
+//! the flow tables are the data plane's own types (`switch::capture::Capture`,
+//! `switch::flows::FlowReader`), which work without workers too.
 
 use std::net::Ipv4Addr;
 use std::time::Duration;
@@ -47,8 +49,25 @@ pub struct PortCounters {
     pub link_down: Option<String>,
 }
 
+/// Counters of one tenant (VRF), summed over workers.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TenantCounters {
+    /// Tenant name.
+    pub name: String,
+    /// Frames that entered the tenant's network, and their bytes.
+    pub rx_packets: u64,
+    pub rx_bytes: u64,
+    /// Frames of the tenant queued for transmission, and their bytes.
+    pub tx_packets: u64,
+    pub tx_bytes: u64,
+}
+
 /// Aggregated statistics, readable from any thread.
 pub trait StatsSource: Send + Sync {
+    /// Per tenant (by tenant name); the default knows none.
+    fn tenants(&self) -> Vec<TenantCounters> {
+        Vec::new()
+    }
     /// Per worker, in index order.
     fn workers(&self) -> Vec<WorkerStats>;
     /// Per port (by port name).

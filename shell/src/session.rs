@@ -395,7 +395,9 @@ impl Session {
                 let mut out = String::new();
                 let ctx = self.ctx.clone();
                 let result = {
-                    let mut ex = Exec { ctx: &ctx, s: &mut self.state, out: &mut out, topo: topo.clone() };
+                    let json = matches!(filter, Some(Filter::Json));
+                    let mut ex =
+                        Exec { ctx: &ctx, s: &mut self.state, out: &mut out, topo: topo.clone(), json };
                     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handler(&mut ex, &args)))
                 };
                 let result = match result {

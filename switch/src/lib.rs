@@ -4,6 +4,8 @@
 //! [`punt`] queues for router-originated probes. Depends on the FIB types from `rib`, never
 //! on the shell.
 
+pub mod capture;
+pub mod flows;
 pub mod pipeline;
 pub mod port;
 pub mod punt;

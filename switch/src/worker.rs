@@ -7,6 +7,8 @@
 //! ~100 ms. Idle rounds back off with short sleeps (50 µs doubling to 500 µs) so an idle
 //! appliance does not burn a core. Stops when its stop flag is set.
 
+use crate::capture::{self, Capture};
+use crate::flows::FlowPublisher;
 use crate::pipeline::{Batch, Ingress, Pipeline, BATCH};
 use crate::port::Ports;
 use crate::punt::PuntQueues;
@@ -133,6 +135,10 @@ pub struct Worker<P: Ports> {
     sleep: Duration,
     /// When [`Ports::maintain`] last ran.
     last_maintain: Option<Instant>,
+    /// Capture point (`monitor capture`), if the appliance offers one.
+    capture: Option<Arc<Capture>>,
+    /// Flow table and its ring (`show ip flow top-talkers`), if enabled.
+    flows: Option<FlowPublisher>,
 }
 
 /// How often a worker looks for devices that appeared or went away.
@@ -164,7 +170,21 @@ impl<P: Ports> Worker<P> {
             idle_rounds: 0,
             sleep,
             last_maintain: None,
+            capture: None,
+            flows: None,
         }
+    }
+
+    /// Copies frames to `capture` while a capture runs on one of this worker's ports.
+    pub fn with_capture(mut self, capture: Arc<Capture>) -> Self {
+        self.capture = Some(capture);
+        self
+    }
+
+    /// Counts flows into `flows` (one per worker, see [`crate::flows::channel`]).
+    pub fn with_flows(mut self, flows: FlowPublisher) -> Self {
+        self.flows = Some(flows);
+        self
     }
 
     /// Counters so far.
@@ -213,6 +233,9 @@ impl<P: Ports> Worker<P> {
             self.counters.idle_polls += 1;
         }
         self.publisher.maybe_publish(&self.counters, now);
+        if let Some(f) = &mut self.flows {
+            f.maybe_publish(now, false);
+        }
         got
     }
 
@@ -232,15 +255,29 @@ impl<P: Ports> Worker<P> {
         }
         self.counters.batches += 1;
         self.counters.batch_frames += n as u64;
+        // One relaxed load per batch when no capture runs.
+        let cap = self.capture.as_deref().filter(|c| c.active());
+        if let Some(c) = cap {
+            c.offer_batch(&self.ports, port, capture::Direction::Rx, &self.batch.desc[..n]);
+        }
+        if let Some(f) = &mut self.flows {
+            f.sample_batch(&self.ports, &self.batch.desc[..n]);
+        }
         self.batch.reset(Ingress::Port(port), n);
-        self.pipeline.run(
+        let punt = self.punt.as_deref();
+        capture::run_pipeline(
+            cap,
+            &mut self.pipeline,
             &mut self.ports,
             &mut self.batch,
             fib,
-            self.punt.as_deref(),
+            punt,
             &mut self.counters,
             now,
         );
+        if let Some(f) = &mut self.flows {
+            f.count_batch(&self.batch.meta, n);
+        }
         n
     }
 
@@ -264,7 +301,9 @@ impl<P: Ports> Worker<P> {
             self.counters.injected += 1;
             self.batch.desc[0] = d;
             self.batch.reset(Ingress::Router(probe.router), 1);
-            self.pipeline.run(&mut self.ports, &mut self.batch, fib, Some(&queues), &mut self.counters, now);
+            let cap = self.capture.as_deref().filter(|c| c.active());
+            let (ports, batch, counters) = (&mut self.ports, &mut self.batch, &mut self.counters);
+            capture::run_pipeline(cap, &mut self.pipeline, ports, batch, fib, Some(&queues), counters, now);
         }
         done
     }
@@ -333,6 +372,9 @@ impl<P: Ports> Worker<P> {
             }
         }
         self.publisher.publish(&self.counters, Instant::now(), true);
+        if let Some(f) = &mut self.flows {
+            f.maybe_publish(Instant::now(), true);
+        }
         self.ports
     }
 

@@ -94,6 +94,10 @@ fn show_interfaces(ex: &mut Exec<'_>, args: &Args) -> CmdResult {
         }
         None => visible_ports(ex),
     };
+    if ex.json {
+        let view: Vec<InterfaceJson> = ports.iter().map(|p| interface_json(ex, p)).collect();
+        return ex.render(&view, |_, _| {});
+    }
     let cleared = ex.ctx.counters_cleared();
     for p in ports {
         let c = counters_of(ex, &p.name);
@@ -163,6 +167,74 @@ fn show_interfaces(ex: &mut Exec<'_>, args: &Args) -> CmdResult {
         }
     }
     Ok(())
+}
+
+/// One interface of `show interfaces | json`.
+#[derive(serde::Serialize)]
+struct InterfaceJson {
+    name: String,
+    device: String,
+    /// `up`, `down` or `administratively down`.
+    status: &'static str,
+    mac: String,
+    /// `access` (tenant, router, interface set) or `uplink`.
+    role: &'static str,
+    tenant: Option<String>,
+    router: Option<String>,
+    router_interface: Option<String>,
+    address: Option<String>,
+    vlan: Option<u16>,
+    mtu: u16,
+    rx_packets: u64,
+    rx_bytes: u64,
+    rx_broadcast: u64,
+    tx_packets: u64,
+    tx_bytes: u64,
+    drops: u64,
+    encap_packets: u64,
+    decap_packets: u64,
+}
+
+fn interface_json(ex: &Exec<'_>, p: &Port) -> InterfaceJson {
+    let c = counters_of(ex, &p.name);
+    let status = if !p.enabled {
+        "administratively down"
+    } else if port_up(ex, p) {
+        "up"
+    } else {
+        "down"
+    };
+    let gw = port_gateway(&ex.topo, p);
+    let (role, mac, address, vlan, mtu) = match (&gw, &p.binding) {
+        (Some(g), PortBinding::Access { vlan, .. }) => {
+            ("access", g.mac, Some(format!("{}/{}", g.address, g.subnet.len())), *vlan, 1500)
+        }
+        (_, PortBinding::Uplink { mac, address, prefix_len, mtu, .. }) => {
+            ("uplink", *mac, Some(format!("{address}/{prefix_len}")), None, *mtu)
+        }
+        _ => ("access", rib::MacAddr::ZERO, None, None, 1500),
+    };
+    InterfaceJson {
+        name: p.name.clone(),
+        device: p.device.clone(),
+        status,
+        mac: super::ios_mac(mac),
+        role,
+        tenant: gw.as_ref().map(|g| g.tenant.clone()),
+        router: gw.as_ref().map(|g| g.router.clone()),
+        router_interface: gw.as_ref().map(|g| g.interface.clone()),
+        address,
+        vlan,
+        mtu,
+        rx_packets: c.rx_packets,
+        rx_bytes: c.rx_bytes,
+        rx_broadcast: c.rx_broadcast,
+        tx_packets: c.tx_packets,
+        tx_bytes: c.tx_bytes,
+        drops: c.drops,
+        encap_packets: c.encap_packets,
+        decap_packets: c.decap_packets,
+    }
 }
 
 fn show_counters(ex: &mut Exec<'_>, _: &Args) -> CmdResult {

@@ -5,8 +5,10 @@
 pub mod arp;
 pub mod config;
 pub mod exec;
+pub mod flow;
 pub mod interfaces;
 pub mod logging;
+pub mod monitor;
 pub mod ping;
 pub mod processes;
 pub mod route;
@@ -28,6 +30,8 @@ pub struct Exec<'a> {
     pub out: &'a mut String,
     /// The topology at the time the command started.
     pub topo: Arc<Topology>,
+    /// `| json`: commands that support it write one JSON document instead of text.
+    pub json: bool,
 }
 
 /// A command's failure.
@@ -58,6 +62,8 @@ pub fn all() -> Vec<CommandDef<Handler>> {
     v.extend(processes::commands());
     v.extend(ping::commands());
     v.extend(substrate::commands());
+    v.extend(monitor::commands());
+    v.extend(flow::commands());
     v
 }
 
@@ -66,6 +72,19 @@ impl Exec<'_> {
     pub fn line(&mut self, s: impl AsRef<str>) {
         self.out.push_str(s.as_ref());
         self.out.push('\n');
+    }
+
+    /// Renders a command's view: as one pretty JSON document under `| json`, else through
+    /// `text` (IOS layout).
+    pub fn render<V: serde::Serialize>(&mut self, view: &V, text: impl FnOnce(&mut Self, &V)) -> CmdResult {
+        if self.json {
+            let s = serde_json::to_string_pretty(view)
+                .map_err(|e| CmdError::Message(format!("% JSON rendering failed: {e}")))?;
+            self.line(s);
+        } else {
+            text(self, view);
+        }
+        Ok(())
     }
 
     /// A refusal (logged) with the IOS-like message.

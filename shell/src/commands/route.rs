@@ -113,6 +113,9 @@ fn show_ip_route(ex: &mut Exec<'_>, args: &Args) -> CmdResult {
         None => "show ip route".to_string(),
     };
     let tenants = ex.target_tenants(args, &what)?;
+    if ex.json {
+        return render_json(ex, &tenants, args.get("prefix"));
+    }
     if ex.s.user.style == CliStyle::Junos && args.get("prefix").is_none() {
         return render_junos(ex, &tenants);
     }
@@ -134,6 +137,54 @@ fn show_ip_route(ex: &mut Exec<'_>, args: &Args) -> CmdResult {
         }
     }
     Ok(())
+}
+
+/// One route of `show ip route | json`.
+#[derive(serde::Serialize)]
+struct RouteJson {
+    vrf: String,
+    router: String,
+    prefix: String,
+    /// IOS route code (`C`, `L`, `S`, `O`, with `*` for a default).
+    code: &'static str,
+    distance: u8,
+    metric: u32,
+    next_hop: Option<Ipv4Addr>,
+    interface: String,
+}
+
+/// `show ip route [vrf T] [PREFIX] | json`: the active routes of every table shown, one
+/// object each (with PREFIX: the routes that contain the address, or that exact prefix).
+fn render_json(ex: &mut Exec<'_>, tenants: &[String], prefix: Option<&str>) -> CmdResult {
+    let filter = match prefix {
+        Some(p) => Some(parse_prefix(p).ok_or_else(|| CmdError::Message("% Invalid prefix".into()))?),
+        None => None,
+    };
+    let mut view = Vec::new();
+    for tenant in tenants {
+        for (_, routes) in tenant_routes(ex, tenant)? {
+            for r in routes {
+                let keep = match filter {
+                    None => true,
+                    Some((addr, None)) => r.prefix.contains(addr),
+                    Some((addr, Some(len))) => r.prefix.len() == len && r.prefix.contains(addr),
+                };
+                if keep {
+                    view.push(RouteJson {
+                        vrf: tenant.clone(),
+                        router: r.router.clone(),
+                        prefix: r.prefix.to_string(),
+                        code: code(&r),
+                        distance: r.distance,
+                        metric: r.metric,
+                        next_hop: r.next_hop,
+                        interface: r.interface.clone(),
+                    });
+                }
+            }
+        }
+    }
+    ex.render(&view, |_, _| {})
 }
 
 /// The IOS `Codes:` block (IOS 15, with `L - local`).
