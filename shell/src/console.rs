@@ -239,8 +239,8 @@ fn read_key() -> io::Result<u8> {
 
 fn read_password(prompt: &str) -> io::Result<String> {
     let fd = libc::STDIN_FILENO;
-    print!("{prompt}");
-    io::stdout().flush()?;
+    // Echo goes off before the prompt shows: a password typed (or sent by a script) as soon
+    // as the prompt appears must never be echoed by the terminal.
     // SAFETY: termios is plain data filled by tcgetattr on stdin; result checked.
     let mut old: libc::termios = unsafe { std::mem::zeroed() };
     // SAFETY: valid fd, valid pointer.
@@ -251,6 +251,8 @@ fn read_password(prompt: &str) -> io::Result<String> {
         // SAFETY: valid fd and termios.
         unsafe { libc::tcsetattr(fd, libc::TCSANOW, &raw) };
     }
+    print!("{prompt}");
+    io::stdout().flush()?;
     let mut s = String::new();
     let r = io::stdin().lock().read_line(&mut s);
     if have {
