@@ -1,10 +1,11 @@
 //! The forwarding pipeline: one module per stage, each one function over a fixed-size batch
 //! of frames, rewriting them in place in the worker's frame buffer (VPP graph-node style):
 //! [`parse`] → [`classify`] (port/VLAN/VNI → tenant, table; VXLAN decap checks) → [`local`]
-//! (ARP for gateways, also over VXLAN; substrate ARP on uplinks) → [`lookup`] (LPM in the
-//! ingress router's table) → [`forward`] (TTL per logical hop, MACs, VLAN, VXLAN [`encap`],
-//! echo replies from router addresses, ICMP errors, punt of probe answers) → [`egress`] (tx
-//! per port, punts, drops counted by [`DropReason`]). Headers are added and removed by
+//! (ARP for gateways, also over VXLAN; substrate ARP on uplinks) → [`policy`] (`ip redirect`
+//! destination rewrite) → [`lookup`] (LPM in the ingress router's table) → [`forward`] (TTL
+//! per logical hop, MACs, VLAN, VXLAN [`encap`], echo replies from router addresses, ICMP
+//! errors, punt of probe answers) → [`schedule`] (port and tenant shapers) → [`egress`] (tx
+//! per port in service-level priority order, punts, drops counted by [`DropReason`]). Headers are added and removed by
 //! moving the packet's start in its frame ([`FrameBuf::adjust_head`]), never the packet.
 //! Runs on worker threads: no allocation, no lock, no panic on any input; the FIB snapshot
 //! is passed in once per batch and time (`now`) comes from the caller.
@@ -18,6 +19,8 @@ pub mod icmp_error;
 pub mod local;
 pub mod lookup;
 pub mod parse;
+pub mod policy;
+pub mod schedule;
 
 pub use drop::DropReason;
 
@@ -269,6 +272,8 @@ pub struct Pipeline {
     pub icmp_limit: TokenBucket,
     /// IP identification of generated packets.
     pub(crate) ip_ident: u16,
+    /// Token buckets of the port and tenant shapers (boxed: a few KiB, allocated once).
+    pub shapers: Box<schedule::Shapers>,
 }
 
 impl Default for Pipeline {
@@ -279,7 +284,7 @@ impl Default for Pipeline {
 
 impl Pipeline {
     pub fn new() -> Self {
-        Pipeline { icmp_limit: TokenBucket::new(1000, 200), ip_ident: 0 }
+        Pipeline { icmp_limit: TokenBucket::new(1000, 200), ip_ident: 0, shapers: Box::default() }
     }
 
     /// Runs every stage except egress: afterwards each frame has a verdict other than
@@ -298,8 +303,10 @@ impl Pipeline {
         if any_arp || matches!(ctx, IngressCtx::Uplink { .. }) {
             local::run(self, buf, batch, &ctx, fib, counters);
         }
+        policy::run(buf, batch, fib, counters);
         lookup::run(batch, fib);
         forward::run(self, buf, batch, &ctx, fib, counters, now);
+        schedule::run(&mut self.shapers, buf, batch, fib, counters, now);
     }
 
     /// [`process`](Self::process) then [`egress::run`]: transmits, punts, recycles and counts
@@ -328,5 +335,7 @@ impl Pipeline {
     }
 }
 
+#[cfg(test)]
+mod act_tests;
 #[cfg(test)]
 mod tests;
