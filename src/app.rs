@@ -437,6 +437,42 @@ mod workers {
         fn clear(&self) {
             self.reader.clear();
         }
+        fn port_shapers(&self) -> Vec<(String, shell::providers::ShaperCounters)> {
+            let t = self.reader.totals();
+            self.port_names
+                .iter()
+                .zip(t.port_shape.iter())
+                .map(|(n, c)| (n.clone(), shaper_counters(c)))
+                .collect()
+        }
+        fn tenant_shapers(&self) -> Vec<shell::providers::ShaperCounters> {
+            self.reader.totals().tenant_shape.iter().map(shaper_counters).collect()
+        }
+        fn classes(&self) -> Vec<shell::providers::ClassStats> {
+            let t = self.reader.totals();
+            switch::stats::CLASS_NAMES
+                .iter()
+                .zip(t.classes.iter())
+                .map(|(n, c)| shell::providers::ClassStats {
+                    class: n.to_string(),
+                    tx_packets: c.tx_packets,
+                    tx_bytes: c.tx_bytes,
+                    dropped: c.tx_dropped,
+                })
+                .collect()
+        }
+        fn redirected(&self) -> u64 {
+            self.reader.totals().redirected
+        }
+    }
+
+    fn shaper_counters(c: &switch::stats::ShapeCounters) -> shell::providers::ShaperCounters {
+        shell::providers::ShaperCounters {
+            conform_packets: c.conform_packets,
+            conform_bytes: c.conform_bytes,
+            exceed_packets: c.exceed_packets,
+            exceed_bytes: c.exceed_bytes,
+        }
     }
 }
 

@@ -8,6 +8,7 @@ pub mod exec;
 pub mod interfaces;
 pub mod logging;
 pub mod ping;
+pub mod policy;
 pub mod processes;
 pub mod route;
 pub mod substrate;
@@ -58,6 +59,7 @@ pub fn all() -> Vec<CommandDef<Handler>> {
     v.extend(processes::commands());
     v.extend(ping::commands());
     v.extend(substrate::commands());
+    v.extend(policy::commands());
     v
 }
 
