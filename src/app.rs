@@ -51,6 +51,9 @@ pub struct RunArgs {
     /// Write aggregated counters to this file about every 200 ms (and at exit).
     #[arg(long)]
     pub stats_file: Option<PathBuf>,
+    /// Prometheus/OpenMetrics endpoint (`GET /metrics`) address; `off` disables it.
+    #[arg(long, default_value = "127.0.0.1:9464")]
+    pub metrics: String,
 }
 
 fn parse_xdp_mode(s: &str) -> Result<XdpMode, String> {
@@ -133,6 +136,22 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
 
     let telnet_addr = args.telnet.clone().unwrap_or_else(|| topo.file.shell.telnet.clone());
     let shell = crate::app::front::start(&rib, &workers, &telnet_addr, !args.no_console, stop.clone())?;
+    let names = crate::metrics::Names {
+        ports: topo.ports.iter().map(|p| p.name.clone()).collect(),
+        tenants: topo.tenants.iter().map(|t| t.name.clone()).collect(),
+    };
+    let _metrics = (args.metrics != "off")
+        .then(|| match crate::metrics::start(&args.metrics, workers.reader.clone(), names) {
+            Ok(m) => {
+                eprintln!("metrics: http://{}/metrics", m.local_addr());
+                Some(m)
+            }
+            Err(e) => {
+                eprintln!("metrics: cannot listen on {}: {e} (endpoint disabled)", args.metrics);
+                None
+            }
+        })
+        .flatten();
 
     eprintln!(
         "vnswitch: running {} ({} ports, {} worker(s) on cores {:?}); Ctrl-C to stop",
