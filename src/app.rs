@@ -491,6 +491,8 @@ mod workers {
             conform_bytes: c.conform_bytes,
             exceed_packets: c.exceed_packets,
             exceed_bytes: c.exceed_bytes,
+            drop_packets: c.drop_packets,
+            drop_bytes: c.drop_bytes,
         }
     }
 }

@@ -50,9 +50,12 @@ pub struct PortCounters {
 pub struct ShaperCounters {
     pub conform_packets: u64,
     pub conform_bytes: u64,
-    /// Over the rate; the shaper has no queue, so these were dropped.
+    /// Arrived over the rate (queued, or dropped when the queue was full).
     pub exceed_packets: u64,
     pub exceed_bytes: u64,
+    /// Over the rate and dropped.
+    pub drop_packets: u64,
+    pub drop_bytes: u64,
 }
 
 /// Counters of one egress priority class (`show policy-map interface`).

@@ -59,23 +59,34 @@ pub struct TenantCounters {
 }
 
 /// Counters of one shaper (an egress port's `traffic-shape`, a tenant's service-level rate),
-/// as seen by one worker. The shaper has no queue: every frame over the rate is dropped at
-/// once, so exceeded = dropped (`show policy-map interface` prints both).
+/// as seen by one worker. A port shaper queues frames over the rate briefly (a small FIFO)
+/// and drops them when its queue is full; a tenant shaper has no queue and drops at once.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ShapeCounters {
-    /// Frames within the rate (sent on).
+    /// Frames sent within the rate (at once, or later from the queue).
     pub conform_packets: u64,
     /// Bytes of those frames (L2, as transmitted).
     pub conform_bytes: u64,
-    /// Frames over the rate (dropped, also counted as `shaped`).
+    /// Frames that arrived over the rate (queued, or dropped when they could not be).
     pub exceed_packets: u64,
     /// Bytes of those frames.
     pub exceed_bytes: u64,
+    /// Frames over the rate that were dropped (queue full, or no queue); also counted as
+    /// `shaped`.
+    pub drop_packets: u64,
+    /// Bytes of those frames.
+    pub drop_bytes: u64,
 }
 
 impl ShapeCounters {
-    pub const ZERO: ShapeCounters =
-        ShapeCounters { conform_packets: 0, conform_bytes: 0, exceed_packets: 0, exceed_bytes: 0 };
+    pub const ZERO: ShapeCounters = ShapeCounters {
+        conform_packets: 0,
+        conform_bytes: 0,
+        exceed_packets: 0,
+        exceed_bytes: 0,
+        drop_packets: 0,
+        drop_bytes: 0,
+    };
 }
 
 /// Service-level classes of the egress priority scheduler, indexed by [`class_index`].
@@ -276,6 +287,8 @@ impl WorkerCounters {
             a.conform_bytes = f(a.conform_bytes, b.conform_bytes);
             a.exceed_packets = f(a.exceed_packets, b.exceed_packets);
             a.exceed_bytes = f(a.exceed_bytes, b.exceed_bytes);
+            a.drop_packets = f(a.drop_packets, b.drop_packets);
+            a.drop_bytes = f(a.drop_bytes, b.drop_bytes);
         }
         for (a, b) in self.classes.iter_mut().zip(other.classes.iter()) {
             a.tx_packets = f(a.tx_packets, b.tx_packets);

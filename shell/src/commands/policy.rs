@@ -191,8 +191,10 @@ fn show_policy_map(ex: &mut Exec<'_>, args: &Args) -> CmdResult {
                 ));
                 ex.line("      Match: any");
                 ex.line(format!(
-                    "      shape (average) cir {}, bc {} bytes, no queue (over-rate frames are dropped)",
-                    s.rate_bps, fib.burst_bytes
+                    "      shape (average) cir {}, bc {} bytes, queue limit {} packets",
+                    s.rate_bps,
+                    fib.burst_bytes,
+                    switch::pipeline::schedule::QUEUE_FRAMES
                 ));
                 ex.line(format!(
                     "        conformed {} packets, {} bytes; action: transmit",

@@ -37,7 +37,7 @@ fn run_at(
 }
 
 #[test]
-fn port_shaper_passes_the_burst_then_the_rate_and_counts_both() {
+fn port_shaper_sends_the_burst_queues_the_rest_and_drains_it_at_the_rate() {
     let mut fib = default_fib();
     // 8 Mbit/s (1 byte/µs), burst 3 frames of 1042 bytes (1000 payload + 42 headers).
     let frame = a_to_h(1000);
@@ -52,17 +52,47 @@ fn port_shaper_passes_the_burst_then_the_rate_and_counts_both() {
     // What passes is the routed frame: TTL 62 toward H from L's MAC.
     assert_eq!(&out[0][0..6], &MAC_H.0);
     assert_eq!(out[0][14 + 8], 62);
-    assert_eq!(c.drop_count(DropReason::Shaped), 7);
+    assert_eq!(c.drop_count(DropReason::Shaped), 0, "7 frames wait in the queue");
     let sc = c.port_shape[PORT_H.index()];
     assert_eq!((sc.conform_packets, sc.conform_bytes), (3, 3 * 1042));
     assert_eq!((sc.exceed_packets, sc.exceed_bytes), (7, 7 * 1042));
-    // 2084 µs later: two frames' worth of tokens.
-    let out =
-        run_at(&mut ports, &mut pl, &fib, &mut c, &vec![frame.clone(); 5], t0 + Duration::from_micros(2084));
+    assert_eq!(sc.drop_packets, 0);
+    assert_eq!(ports.free_frames(), 512 - 7);
+    // Nothing more at the same instant; 2084 µs later two frames' worth of tokens: the
+    // worker's drain sends two queued frames (no new traffic needed).
+    assert_eq!(pl.drain_shaped(&mut ports, &fib, &mut c, t0), 0);
+    assert_eq!(pl.drain_shaped(&mut ports, &fib, &mut c, t0 + Duration::from_micros(2084)), 2);
+    let out = ports.take_tx(PORT_H);
     assert_eq!(out.len(), 2);
-    // The other direction (port a) is not shaped.
-    assert_eq!(c.port_shape[PORT_A.index()], crate::stats::ShapeCounters::ZERO);
-    assert_eq!(ports.free_frames(), 512, "dropped frames are recycled");
+    assert_eq!(out[0][14 + 8], 62);
+    // New frames queue behind the 5 still waiting (never overtake them).
+    let out =
+        run_at(&mut ports, &mut pl, &fib, &mut c, &vec![a_to_h(10); 2], t0 + Duration::from_micros(2084));
+    assert!(out.is_empty());
+    // The shaper removed: everything queued leaves at once, in order (5 big, then 2 small).
+    fib.port_shapes = vec![None, None, None];
+    assert_eq!(pl.drain_shaped(&mut ports, &fib, &mut c, t0 + Duration::from_micros(2085)), 7);
+    let lens: Vec<usize> = ports.take_tx(PORT_H).iter().map(Vec::len).collect();
+    assert_eq!(lens, vec![1042, 1042, 1042, 1042, 1042, 52, 52]);
+    assert_eq!(c.port_shape[PORT_A.index()], crate::stats::ShapeCounters::ZERO, "a is not shaped");
+    assert_eq!(ports.free_frames(), 512, "every frame came back");
+    assert_eq!(c.ports[PORT_H.index()].tx_packets, 12);
+    assert_eq!(c.tenants[0].tx_packets, 12);
+}
+
+#[test]
+fn a_full_shaper_queue_drops_as_shaped() {
+    let mut fib = default_fib();
+    fib.port_shapes = vec![None, Some(Shape { rate_bps: 8_000, burst_bytes: 3 * 1042 }), None];
+    let mut ports = MemPorts::new(3, 512);
+    let mut pl = Pipeline::new();
+    let mut c = WorkerCounters::ZERO;
+    let out = run_at(&mut ports, &mut pl, &fib, &mut c, &vec![a_to_h(1000); 100], Instant::now());
+    assert_eq!(out.len(), 3);
+    let sc = c.port_shape[PORT_H.index()];
+    assert_eq!((sc.exceed_packets, sc.drop_packets), (97, 97 - schedule::QUEUE_FRAMES as u64));
+    assert_eq!(c.drop_count(DropReason::Shaped), 97 - schedule::QUEUE_FRAMES as u64);
+    assert_eq!(ports.free_frames(), 512 - schedule::QUEUE_FRAMES);
 }
 
 #[test]

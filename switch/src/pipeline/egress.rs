@@ -42,6 +42,8 @@ pub fn run<P: Ports>(
                 continue;
             }
             Verdict::Tx(_) => DropReason::EgressUnknown,
+            // The shaper queue owns the frame now.
+            Verdict::Queued => continue,
             Verdict::Drop(r) => r,
             Verdict::Pending => DropReason::Unhandled,
             Verdict::Punt => match punt {
@@ -132,7 +134,7 @@ fn add_tenant_tx(counters: &mut WorkerCounters, (tenant, packets, bytes): (Tenan
 
 /// The priority class of a frame of `tenant` (index into [`WorkerCounters::classes`]).
 #[inline]
-fn class_of(fib: &FibSnapshot, tenant: TenantId) -> u8 {
+pub(crate) fn class_of(fib: &FibSnapshot, tenant: TenantId) -> u8 {
     if tenant == NO_TENANT {
         return 0;
     }
@@ -183,7 +185,7 @@ fn prioritize<D: Copy + Default>(frames: &mut [D], class: &mut [u8]) {
     }
 }
 
-fn transmit<P: Ports>(
+pub(crate) fn transmit<P: Ports>(
     ports: &mut P,
     port: PortId,
     frames: &[P::Desc],

@@ -59,6 +59,8 @@ pub enum Verdict {
     /// Hand to the control plane through the ARP queue with the ingress port (ARP on an
     /// uplink that the pipeline does not answer itself).
     PuntArp,
+    /// Held in the egress port's shaper queue ([`schedule`]): sent later, not by egress.
+    Queued,
 }
 
 /// Network-layer protocol found by [`parse`].
@@ -266,7 +268,6 @@ impl TokenBucket {
 }
 
 /// Per-worker pipeline state (no per-frame allocation; one value per worker).
-#[derive(Clone, Debug)]
 pub struct Pipeline {
     /// ICMP error rate limit (default 1000/s, burst 200).
     pub icmp_limit: TokenBucket,
@@ -274,6 +275,30 @@ pub struct Pipeline {
     pub(crate) ip_ident: u16,
     /// Token buckets of the port and tenant shapers (boxed: a few KiB, allocated once).
     pub shapers: Box<schedule::Shapers>,
+    /// The port shapers' queues of frame descriptors (created at the first queued frame).
+    pub(crate) shape_queues: schedule::QueueSlot,
+}
+
+impl Clone for Pipeline {
+    /// A copy of the state without the shaper queues (they own frames of one port set).
+    fn clone(&self) -> Self {
+        Pipeline {
+            icmp_limit: self.icmp_limit,
+            ip_ident: self.ip_ident,
+            shapers: self.shapers.clone(),
+            shape_queues: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for Pipeline {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pipeline")
+            .field("icmp_limit", &self.icmp_limit)
+            .field("ip_ident", &self.ip_ident)
+            .field("shape_queues", &self.shape_queues.is_some())
+            .finish()
+    }
 }
 
 impl Default for Pipeline {
@@ -284,7 +309,12 @@ impl Default for Pipeline {
 
 impl Pipeline {
     pub fn new() -> Self {
-        Pipeline { icmp_limit: TokenBucket::new(1000, 200), ip_ident: 0, shapers: Box::default() }
+        Pipeline {
+            icmp_limit: TokenBucket::new(1000, 200),
+            ip_ident: 0,
+            shapers: Box::default(),
+            shape_queues: None,
+        }
     }
 
     /// Runs every stage except egress: afterwards each frame has a verdict other than
@@ -306,7 +336,7 @@ impl Pipeline {
         policy::run(buf, batch, fib, counters);
         lookup::run(batch, fib);
         forward::run(self, buf, batch, &ctx, fib, counters, now);
-        schedule::run(&mut self.shapers, buf, batch, fib, counters, now);
+        schedule::run(&mut self.shapers, &mut self.shape_queues, buf, batch, fib, counters, now);
     }
 
     /// [`process`](Self::process) then [`egress::run`]: transmits, punts, recycles and counts
@@ -324,8 +354,26 @@ impl Pipeline {
         if batch.len == 0 {
             return;
         }
+        // Frames waiting in shaper queues go before the new ones.
+        self.drain_shaped(ports, fib, counters, now);
         self.process(ports, batch, fib, counters, now);
         egress::run(ports, batch, fib, punt, counters, now);
+    }
+
+    /// Sends what the port shapers' queues may send now (see [`schedule::drain`]); the
+    /// worker calls it every poll round. Returns the frames it sent.
+    #[inline]
+    pub fn drain_shaped<P: Ports>(
+        &mut self,
+        ports: &mut P,
+        fib: &FibSnapshot,
+        counters: &mut WorkerCounters,
+        now: Instant,
+    ) -> usize {
+        if self.shape_queues.is_none() {
+            return 0;
+        }
+        schedule::drain(&mut self.shapers, &mut self.shape_queues, ports, fib, counters, now)
     }
 
     #[inline]

@@ -2,16 +2,28 @@
 //! about to be transmitted — the egress port's `traffic-shape` and the tenant's
 //! service-level rate. Buckets refill lazily from the `now` the caller passes (monotonic
 //! clock), count L2 bytes as transmitted, save at most `burst_bytes` (never under one frame;
-//! the burst is not added to the rate). There is no queue: a frame over the rate is dropped
-//! at once (`shaped`) and counted as exceeded. Buckets are per worker (a port shaped to R
-//! on a box with N workers passes at most N × R; the default appliance runs one worker).
-//! Runs on worker threads: no allocation, no lock, no panic.
+//! the burst is not added to the rate).
+//!
+//! A port shaper queues what is over its rate in a small FIFO per port ([`QUEUE_FRAMES`]
+//! frames; later frames for the port wait behind it, so a flow is never reordered) and sends
+//! it when tokens come back ([`drain`], called every poll round and before every batch);
+//! what does not fit is dropped (`shaped`). A tenant shaper has no queue: frames over the
+//! tenant's rate are dropped at once. The queues hold frame descriptors (no copy); they are
+//! allocated once, the first time a frame is queued (the descriptor type is the port
+//! backend's, known only then). Buckets and queues are per worker (a port shaped to R on a
+//! box with N workers passes at most N × R; the default appliance runs one worker).
+//! Runs on worker threads: no lock, no panic.
 
-use super::{Batch, DropReason, Verdict, NO_TENANT};
-use crate::port::FrameBuf;
+use super::egress::{class_of, transmit};
+use super::{Batch, DropReason, Verdict, BATCH, NO_TENANT};
+use crate::port::{FrameBuf, Ports};
 use crate::stats::{ShapeCounters, WorkerCounters, MAX_PORTS, MAX_TENANTS};
-use rib::{FibSnapshot, Shape};
+use rib::{FibSnapshot, PortId, Shape, TenantId};
+use std::any::Any;
 use std::time::Instant;
+
+/// Frames a port shaper holds at most (at 10 Mbit/s, 64 full frames are ~77 ms).
+pub const QUEUE_FRAMES: usize = 64;
 
 /// Token units per byte: tokens are bit-nanoseconds (8 × 10⁹ per byte), so a refill of
 /// `rate_bps × elapsed_ns` is exact integer arithmetic.
@@ -103,6 +115,67 @@ impl Default for Shapers {
     }
 }
 
+/// One port's FIFO of frames over the rate (a ring).
+#[derive(Clone, Debug)]
+struct PortQueue<D> {
+    desc: [D; QUEUE_FRAMES],
+    tenant: [TenantId; QUEUE_FRAMES],
+    head: usize,
+    len: usize,
+}
+
+impl<D: Copy + Default> PortQueue<D> {
+    fn new() -> Self {
+        PortQueue { desc: [D::default(); QUEUE_FRAMES], tenant: [TenantId(0); QUEUE_FRAMES], head: 0, len: 0 }
+    }
+
+    fn push(&mut self, d: D, tenant: TenantId) -> bool {
+        if self.len >= QUEUE_FRAMES {
+            return false;
+        }
+        let at = (self.head + self.len) % QUEUE_FRAMES;
+        self.desc[at] = d;
+        self.tenant[at] = tenant;
+        self.len += 1;
+        true
+    }
+
+    fn front(&self) -> Option<(D, TenantId)> {
+        (self.len > 0).then(|| (self.desc[self.head], self.tenant[self.head]))
+    }
+
+    fn pop(&mut self) {
+        if self.len > 0 {
+            self.head = (self.head + 1) % QUEUE_FRAMES;
+            self.len -= 1;
+        }
+    }
+}
+
+/// The shaper queues of every port of one worker, for descriptors of type `D`.
+#[derive(Debug)]
+pub struct ShapeQueues<D> {
+    ports: Vec<PortQueue<D>>,
+    /// Frames held over all ports (0: nothing to drain).
+    held: usize,
+}
+
+impl<D: Copy + Default> ShapeQueues<D> {
+    fn new() -> Self {
+        ShapeQueues { ports: (0..MAX_PORTS).map(|_| PortQueue::new()).collect(), held: 0 }
+    }
+}
+
+/// Type-erased slot for the queues in the (backend-agnostic) pipeline state.
+pub type QueueSlot = Option<Box<dyn Any + Send>>;
+
+fn queues<D: Copy + Default + Send + 'static>(slot: &mut QueueSlot) -> Option<&mut ShapeQueues<D>> {
+    if slot.as_ref().is_none_or(|q| !q.is::<ShapeQueues<D>>()) {
+        *slot = Some(Box::new(ShapeQueues::<D>::new()));
+    }
+    slot.as_mut().and_then(|q| q.downcast_mut::<ShapeQueues<D>>())
+}
+
 #[inline]
 fn count(c: &mut ShapeCounters, conform: bool, len: usize) {
     if conform {
@@ -114,11 +187,18 @@ fn count(c: &mut ShapeCounters, conform: bool, len: usize) {
     }
 }
 
-/// Shapes every frame with a `Tx` verdict: a frame must conform to both its egress port's
-/// shaper and its tenant's (each only if configured); it takes tokens from both, or from
-/// neither and is dropped as `shaped`.
+#[inline]
+fn count_drop(c: &mut ShapeCounters, len: usize) {
+    c.drop_packets += 1;
+    c.drop_bytes += len as u64;
+}
+
+/// Shapes every frame with a `Tx` verdict: it must conform to its tenant's shaper (else it
+/// is dropped) and to its egress port's (else it joins the port's queue, or is dropped when
+/// the queue is full). A port with frames queued queues every new frame behind them.
 pub fn run<B: FrameBuf>(
     shapers: &mut Shapers,
+    slot: &mut QueueSlot,
     buf: &B,
     batch: &mut Batch<B::Desc>,
     fib: &FibSnapshot,
@@ -138,33 +218,102 @@ pub fn run<B: FrameBuf>(
             continue;
         }
         let len = buf.len(&batch.desc[i]);
-        let port_ok = match port_shape {
-            Some(s) => shapers.ports[port.index()].conforms(s, len, now),
-            None => true,
-        };
-        let tenant_ok = match tenant_shape {
-            Some(s) => shapers.tenants[m.tenant.index()].conforms(s, len, now),
-            None => true,
-        };
-        let ok = port_ok && tenant_ok;
-        // Conform: sent (both shapers took tokens); exceed: over this shaper's rate. A frame
-        // within one shaper but over the other counts only as the other's exceed.
-        if port_shape.is_some() && (ok || !port_ok) {
-            if ok {
-                shapers.ports[port.index()].take(len);
+        if let Some(s) = tenant_shape {
+            let tc = &mut counters.tenant_shape[m.tenant.index()];
+            let b = &mut shapers.tenants[m.tenant.index()];
+            let ok = b.admit(s, len, now);
+            count(tc, ok, len);
+            if !ok {
+                count_drop(tc, len);
+                m.drop(DropReason::Shaped);
+                continue;
             }
-            count(&mut counters.port_shape[port.index()], ok, len);
         }
-        if tenant_shape.is_some() && (ok || !tenant_ok) {
-            if ok {
-                shapers.tenants[m.tenant.index()].take(len);
+        let Some(s) = port_shape else { continue };
+        let pc = &mut counters.port_shape[port.index()];
+        let waiting = match slot.as_mut().and_then(|q| q.downcast_mut::<ShapeQueues<B::Desc>>()) {
+            Some(q) => q.ports[port.index()].len > 0,
+            None => false,
+        };
+        if !waiting && shapers.ports[port.index()].admit(s, len, now) {
+            count(pc, true, len);
+            continue;
+        }
+        count(pc, false, len);
+        let queued = match queues::<B::Desc>(slot) {
+            Some(q) => {
+                let ok = q.ports[port.index()].push(batch.desc[i], m.tenant);
+                q.held += ok as usize;
+                ok
             }
-            count(&mut counters.tenant_shape[m.tenant.index()], ok, len);
-        }
-        if !ok {
+            None => false,
+        };
+        if queued {
+            m.verdict = Verdict::Queued;
+        } else {
+            count_drop(pc, len);
             m.drop(DropReason::Shaped);
         }
     }
+}
+
+/// Sends what the port shapers' queues may send now (oldest first, as tokens allow; all of
+/// it when the port is no longer shaped); returns the frames sent or dropped.
+pub fn drain<P: Ports>(
+    shapers: &mut Shapers,
+    slot: &mut QueueSlot,
+    ports: &mut P,
+    fib: &FibSnapshot,
+    counters: &mut WorkerCounters,
+    now: Instant,
+) -> usize {
+    let Some(q) = slot.as_mut().and_then(|q| q.downcast_mut::<ShapeQueues<P::Desc>>()) else { return 0 };
+    if q.held == 0 {
+        return 0;
+    }
+    let mut done = 0;
+    let port_count = ports.port_count();
+    let mut out = [P::Desc::default(); BATCH];
+    let mut class = [0u8; BATCH];
+    for p in 0..MAX_PORTS {
+        if q.ports[p].len == 0 {
+            continue;
+        }
+        let port = PortId(p as u16);
+        let shape = fib.port_shape(port);
+        let mut k = 0;
+        while k < BATCH {
+            let Some((d, tenant)) = q.ports[p].front() else { break };
+            let len = ports.len(&d);
+            if let Some(s) = shape {
+                if !shapers.ports[p].admit(s, len, now) {
+                    break;
+                }
+            }
+            q.ports[p].pop();
+            q.held = q.held.saturating_sub(1);
+            count(&mut counters.port_shape[p], true, len);
+            if tenant != NO_TENANT {
+                let t = counters.tenant_mut(tenant.index());
+                t.tx_packets += 1;
+                t.tx_bytes += len as u64;
+            }
+            out[k] = d;
+            class[k] = class_of(fib, tenant);
+            k += 1;
+        }
+        if k == 0 {
+            continue;
+        }
+        done += k;
+        if p < port_count {
+            transmit(ports, port, &out[..k], &class[..k], counters);
+        } else {
+            ports.recycle(&out[..k]);
+            counters.drops[DropReason::EgressUnknown.index()] += k as u64;
+        }
+    }
+    done
 }
 
 #[cfg(test)]
