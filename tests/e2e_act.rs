@@ -247,7 +247,11 @@ fn traffic_shape_holds_iperf3_to_the_rate_and_metrics_move() {
 
     // The exposition parses with the reference Python parser.
     let after = app.scrape();
-    let check = Command::new("python3")
+    // The distribution's python (scripts/setup installs python3-prometheus-client there),
+    // not a pyenv shim in front of it.
+    let python =
+        if std::path::Path::new("/usr/bin/python3").exists() { "/usr/bin/python3" } else { "python3" };
+    let check = Command::new(python)
         .args([
             "-c",
             "import sys\nfrom prometheus_client.openmetrics.parser import text_string_to_metric_families as p\nfams = list(p(sys.stdin.read()))\nprint(len(fams))",
