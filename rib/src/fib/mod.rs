@@ -185,10 +185,10 @@ pub struct Shape {
 }
 
 impl Shape {
-    /// A shaper of `rate_bps`; `burst` None takes 100 ms at the rate (at least 16 KiB): the
-    /// worker drops frames over the rate at once (no queue), and TCP needs that much room to
-    /// reach the rate through a bucket without a queue. A burst under one frame is raised to
-    /// [`MIN_SHAPE_BURST`].
+    /// A shaper of `rate_bps`; `burst` None takes 100 ms at the rate (at least 16 KiB): a
+    /// tenant shaper drops what is over the rate at once (no queue) and TCP needs that much
+    /// room to come near the rate through it; a port shaper also queues a few frames. A burst
+    /// under one frame is raised to [`MIN_SHAPE_BURST`].
     pub fn new(rate_bps: u64, burst: Option<u32>) -> Shape {
         let default = (rate_bps / 8 / 10).clamp(16 * 1024, u32::MAX as u64) as u32;
         Shape { rate_bps, burst_bytes: burst.unwrap_or(default).max(MIN_SHAPE_BURST) }
