@@ -54,6 +54,9 @@ pub struct RunArgs {
     /// Where tenant users' `monitor capture NAME export FILE` writes (`DIR/<tenant>/FILE`).
     #[arg(long, default_value = shell::commands::monitor::DEFAULT_CAPTURE_DIR)]
     pub capture_dir: PathBuf,
+    /// Prometheus/OpenMetrics endpoint (`GET /metrics`) address; `off` disables it.
+    #[arg(long, default_value = "127.0.0.1:9464")]
+    pub metrics: String,
 }
 
 fn parse_xdp_mode(s: &str) -> Result<XdpMode, String> {
@@ -153,6 +156,22 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     let telnet_addr = args.telnet.clone().unwrap_or_else(|| topo.file.shell.telnet.clone());
     let shell =
         crate::app::front::start(&rib, &workers, &telnet_addr, !args.no_console, stop.clone(), &args)?;
+    let names = crate::metrics::Names {
+        ports: topo.ports.iter().map(|p| p.name.clone()).collect(),
+        tenants: topo.tenants.iter().map(|t| t.name.clone()).collect(),
+    };
+    let _metrics = (args.metrics != "off")
+        .then(|| match crate::metrics::start(&args.metrics, workers.reader.clone(), names) {
+            Ok(m) => {
+                eprintln!("metrics: http://{}/metrics", m.local_addr());
+                Some(m)
+            }
+            Err(e) => {
+                eprintln!("metrics: cannot listen on {}: {e} (endpoint disabled)", args.metrics);
+                None
+            }
+        })
+        .flatten();
 
     eprintln!(
         "vnswitch: running {} ({} ports, {} worker(s) on cores {:?}); Ctrl-C to stop",
@@ -500,6 +519,44 @@ mod workers {
                     }
                 })
                 .collect()
+        }
+        fn port_shapers(&self) -> Vec<(String, shell::providers::ShaperCounters)> {
+            let t = self.reader.totals();
+            self.port_names
+                .iter()
+                .zip(t.port_shape.iter())
+                .map(|(n, c)| (n.clone(), shaper_counters(c)))
+                .collect()
+        }
+        fn tenant_shapers(&self) -> Vec<shell::providers::ShaperCounters> {
+            self.reader.totals().tenant_shape.iter().map(shaper_counters).collect()
+        }
+        fn classes(&self) -> Vec<shell::providers::ClassStats> {
+            let t = self.reader.totals();
+            switch::stats::CLASS_NAMES
+                .iter()
+                .zip(t.classes.iter())
+                .map(|(n, c)| shell::providers::ClassStats {
+                    class: n.to_string(),
+                    tx_packets: c.tx_packets,
+                    tx_bytes: c.tx_bytes,
+                    dropped: c.tx_dropped,
+                })
+                .collect()
+        }
+        fn redirected(&self) -> u64 {
+            self.reader.totals().redirected
+        }
+    }
+
+    fn shaper_counters(c: &switch::stats::ShapeCounters) -> shell::providers::ShaperCounters {
+        shell::providers::ShaperCounters {
+            conform_packets: c.conform_packets,
+            conform_bytes: c.conform_bytes,
+            exceed_packets: c.exceed_packets,
+            exceed_bytes: c.exceed_bytes,
+            drop_packets: c.drop_packets,
+            drop_bytes: c.drop_bytes,
         }
     }
 }

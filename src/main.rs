@@ -5,6 +5,7 @@
 mod agent;
 mod app;
 mod lab;
+mod metrics;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};

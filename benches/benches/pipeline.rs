@@ -138,6 +138,16 @@ fn bench(c: &mut Criterion) {
         rig.round(fib);
         g.bench_function(name, |b| b.iter(|| rig.round(black_box(fib))));
     }
+    // Shaping on (port h's traffic-shape and tenant z's service-level rate, both far above
+    // what the bench offers, so every frame conforms) vs off, on the default FIB.
+    let mut shaped = fib_with_routes(0);
+    shaped.port_shapes = vec![None, Some(rib::Shape::new(400_000_000_000, Some(1 << 30)))];
+    shaped.tenant_shapes = vec![Some(rib::Shape::new(400_000_000_000, Some(1 << 30)))];
+    {
+        let mut rig = Rig::new();
+        rig.round(&shaped);
+        g.bench_function("a_to_h_shaped", |b| b.iter(|| rig.round(black_box(&shaped))));
+    }
     let substrate = substrate_fib(Some(Some(MAC_PEER)));
     let overlay: [(&str, fn() -> Rig); 3] =
         [("a_to_h_substrate_fib", Rig::new), ("encap_a_to_r", Rig::encap), ("decap_r_to_h", Rig::decap)];
@@ -149,6 +159,11 @@ fn bench(c: &mut Criterion) {
     g.finish();
     for (name, make) in overlay {
         let (wall, cpu) = median_ns(&mut make(), &substrate, 2000);
+        println!("pipeline {name}: median {wall:.1} ns/packet wall, {cpu:.1} ns/packet thread CPU time");
+    }
+
+    for (name, fib) in [("A->H shaping off", &small), ("A->H shaping on (port + tenant)", &shaped)] {
+        let (wall, cpu) = median_ns(&mut Rig::new(), fib, 2000);
         println!("pipeline {name}: median {wall:.1} ns/packet wall, {cpu:.1} ns/packet thread CPU time");
     }
 

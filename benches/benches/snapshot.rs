@@ -70,6 +70,7 @@ fn big_topology(n: usize) -> Topology {
             device: "vns-big0".into(),
             role: PortRole::Access { tenant: "big".into(), subnet: parse("10.0.0.0/24"), vlan: None },
             enabled: true,
+            shape: None,
         }],
         tenants: vec![TenantConfig {
             name: "big".into(),
@@ -91,6 +92,7 @@ fn big_topology(n: usize) -> Topology {
             links: vec![],
             hosts,
             static_routes,
+            redirects: vec![],
         }],
         substrate: Default::default(),
         service_levels: vec![],

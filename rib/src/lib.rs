@@ -8,7 +8,7 @@ pub mod snapshot;
 pub mod topology;
 pub mod types;
 
-pub use fib::{Adjacency, FibSnapshot, HopPath, PortEntry, RemoteHost, Tunnel, TunnelPath};
+pub use fib::{Adjacency, FibSnapshot, HopPath, PortEntry, Redirect, RemoteHost, Shape, Tunnel, TunnelPath};
 pub use rib::{
     compile_snapshot, NeighbourView, RibCommand, RibError, RibHandle, RouteSource, RouteView,
     SubstrateLinkView, SubstrateNodeView, SubstratePathView, SubstrateView,

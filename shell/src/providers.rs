@@ -62,6 +62,30 @@ pub struct TenantCounters {
     pub tx_bytes: u64,
 }
 
+/// Counters of one shaper (`show policy-map interface`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ShaperCounters {
+    pub conform_packets: u64,
+    pub conform_bytes: u64,
+    /// Arrived over the rate (queued, or dropped when the queue was full).
+    pub exceed_packets: u64,
+    pub exceed_bytes: u64,
+    /// Over the rate and dropped.
+    pub drop_packets: u64,
+    pub drop_bytes: u64,
+}
+
+/// Counters of one egress priority class (`show policy-map interface`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ClassStats {
+    /// `platinum`, `gold` or `silver`.
+    pub class: String,
+    pub tx_packets: u64,
+    pub tx_bytes: u64,
+    /// Refused by a full transmit ring.
+    pub dropped: u64,
+}
+
 /// Aggregated statistics, readable from any thread.
 pub trait StatsSource: Send + Sync {
     /// Per tenant (by tenant name); the default knows none.
@@ -74,6 +98,22 @@ pub trait StatsSource: Send + Sync {
     fn ports(&self) -> Vec<PortCounters>;
     /// `clear counters`: later reads are relative to now.
     fn clear(&self);
+    /// Shaper counters of each port, by port name (zeros when never shaped).
+    fn port_shapers(&self) -> Vec<(String, ShaperCounters)> {
+        Vec::new()
+    }
+    /// Shaper counters of each tenant's service-level rate, by tenant index.
+    fn tenant_shapers(&self) -> Vec<ShaperCounters> {
+        Vec::new()
+    }
+    /// Egress priority classes, platinum first.
+    fn classes(&self) -> Vec<ClassStats> {
+        Vec::new()
+    }
+    /// Frames an `ip redirect` sent elsewhere.
+    fn redirected(&self) -> u64 {
+        0
+    }
 }
 
 /// Where a router-originated probe starts.

@@ -58,6 +58,68 @@ pub struct TenantCounters {
     pub fast_tx_bytes: u64,
 }
 
+/// Counters of one shaper (an egress port's `traffic-shape`, a tenant's service-level rate),
+/// as seen by one worker. A port shaper queues frames over the rate briefly (a small FIFO)
+/// and drops them when its queue is full; a tenant shaper has no queue and drops at once.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ShapeCounters {
+    /// Frames sent within the rate (at once, or later from the queue).
+    pub conform_packets: u64,
+    /// Bytes of those frames (L2, as transmitted).
+    pub conform_bytes: u64,
+    /// Frames that arrived over the rate (queued, or dropped when they could not be).
+    pub exceed_packets: u64,
+    /// Bytes of those frames.
+    pub exceed_bytes: u64,
+    /// Frames over the rate that were dropped (queue full, or no queue); also counted as
+    /// `shaped`.
+    pub drop_packets: u64,
+    /// Bytes of those frames.
+    pub drop_bytes: u64,
+}
+
+impl ShapeCounters {
+    pub const ZERO: ShapeCounters = ShapeCounters {
+        conform_packets: 0,
+        conform_bytes: 0,
+        exceed_packets: 0,
+        exceed_bytes: 0,
+        drop_packets: 0,
+        drop_bytes: 0,
+    };
+}
+
+/// Service-level classes of the egress priority scheduler, indexed by [`class_index`].
+pub const CLASSES: usize = 3;
+
+/// Class names in [`class_index`] order.
+pub const CLASS_NAMES: [&str; CLASSES] = ["platinum", "gold", "silver"];
+
+/// Index of a service level in [`WorkerCounters::classes`] (platinum 0, gold 1, silver 2).
+#[inline]
+pub const fn class_index(level: rib::ServiceLevel) -> usize {
+    match level {
+        rib::ServiceLevel::Platinum => 0,
+        rib::ServiceLevel::Gold => 1,
+        rib::ServiceLevel::Silver => 2,
+    }
+}
+
+/// Counters of one priority class at egress, as seen by one worker.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ClassCounters {
+    /// Frames of the class the transmit rings accepted.
+    pub tx_packets: u64,
+    /// Bytes of those frames.
+    pub tx_bytes: u64,
+    /// Frames of the class a full transmit ring refused (also counted as `tx_ring_full`).
+    pub tx_dropped: u64,
+}
+
+impl ClassCounters {
+    pub const ZERO: ClassCounters = ClassCounters { tx_packets: 0, tx_bytes: 0, tx_dropped: 0 };
+}
+
 /// Everything one worker counts. Plain integers, only ever increased by the worker.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct WorkerCounters {
@@ -67,6 +129,14 @@ pub struct WorkerCounters {
     pub tenants: [TenantCounters; MAX_TENANTS],
     /// Dropped frames per [`DropReason`], indexed by [`DropReason::index`].
     pub drops: [u64; DropReason::COUNT],
+    /// Egress shaper of each port (`traffic-shape`), indexed by `PortId`.
+    pub port_shape: [ShapeCounters; MAX_PORTS],
+    /// Shaper of each tenant (its service level's `rate_mbps`), indexed by `TenantId`.
+    pub tenant_shape: [ShapeCounters; MAX_TENANTS],
+    /// Egress priority classes, indexed by [`class_index`].
+    pub classes: [ClassCounters; CLASSES],
+    /// Frames whose destination an `ip redirect` rewrote.
+    pub redirected: u64,
     /// Non-empty batches run through the pipeline.
     pub batches: u64,
     /// Frames in those batches (average batch fill = `batch_frames / batches`).
@@ -125,6 +195,10 @@ impl WorkerCounters {
         tenants: [TenantCounters { rx_packets: 0, rx_bytes: 0, tx_packets: 0, tx_bytes: 0, fast_tx_bytes: 0 };
             MAX_TENANTS],
         drops: [0; DropReason::COUNT],
+        port_shape: [ShapeCounters::ZERO; MAX_PORTS],
+        tenant_shape: [ShapeCounters::ZERO; MAX_TENANTS],
+        classes: [ClassCounters::ZERO; CLASSES],
+        redirected: 0,
         batches: 0,
         batch_frames: 0,
         busy_polls: 0,
@@ -203,6 +277,24 @@ impl WorkerCounters {
         for (a, b) in self.drops.iter_mut().zip(other.drops.iter()) {
             *a = f(*a, *b);
         }
+        for (a, b) in self
+            .port_shape
+            .iter_mut()
+            .zip(other.port_shape.iter())
+            .chain(self.tenant_shape.iter_mut().zip(other.tenant_shape.iter()))
+        {
+            a.conform_packets = f(a.conform_packets, b.conform_packets);
+            a.conform_bytes = f(a.conform_bytes, b.conform_bytes);
+            a.exceed_packets = f(a.exceed_packets, b.exceed_packets);
+            a.exceed_bytes = f(a.exceed_bytes, b.exceed_bytes);
+            a.drop_packets = f(a.drop_packets, b.drop_packets);
+            a.drop_bytes = f(a.drop_bytes, b.drop_bytes);
+        }
+        for (a, b) in self.classes.iter_mut().zip(other.classes.iter()) {
+            a.tx_packets = f(a.tx_packets, b.tx_packets);
+            a.tx_bytes = f(a.tx_bytes, b.tx_bytes);
+            a.tx_dropped = f(a.tx_dropped, b.tx_dropped);
+        }
         macro_rules! scalars {
             ($($field:ident),*) => { $( self.$field = f(self.$field, other.$field); )* };
         }
@@ -222,7 +314,8 @@ impl WorkerCounters {
             decapsulated,
             encapsulated,
             arp_punted,
-            control_tx
+            control_tx,
+            redirected
         );
     }
 

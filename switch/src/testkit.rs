@@ -165,6 +165,9 @@ pub fn default_fib_opts(vlan_a: Option<u16>, mut extra: impl FnMut(usize, &mut T
         tunnels: Vec::new(),
         vteps: Vec::new(),
         remote_hosts: Vec::new(),
+        port_shapes: Vec::new(),
+        tenant_shapes: Vec::new(),
+        redirects: Vec::new(),
     }
 }
 

@@ -217,6 +217,7 @@ impl<P: Ports> Worker<P> {
             let port = PortId(p as u16);
             got += self.rx_port(port, fib, now);
         }
+        got += self.pipeline.drain_shaped(&mut self.ports, fib, &mut self.counters, now);
         got += self.serve_probes(fib, now);
         got += self.serve_control_tx();
         drop(guard);

@@ -172,6 +172,37 @@ pub struct TenantEntry {
     pub service_level: ServiceLevel,
 }
 
+/// Smallest shaper burst: one full Ethernet frame with a VLAN tag.
+pub const MIN_SHAPE_BURST: u32 = 1518;
+
+/// Parameters of a token-bucket shaper (per egress port, per tenant): `rate_bps` bits per
+/// second of L2 bytes, at most `burst_bytes` saved (never under one frame; not added to the
+/// rate: a full bucket lets `burst_bytes` pass at once, then the rate holds).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shape {
+    pub rate_bps: u64,
+    pub burst_bytes: u32,
+}
+
+impl Shape {
+    /// A shaper of `rate_bps`; `burst` None takes 100 ms at the rate (at least 16 KiB): a
+    /// tenant shaper drops what is over the rate at once (no queue) and TCP needs that much
+    /// room to come near the rate through it; a port shaper also queues a few frames. A burst
+    /// under one frame is raised to [`MIN_SHAPE_BURST`].
+    pub fn new(rate_bps: u64, burst: Option<u32>) -> Shape {
+        let default = (rate_bps / 8 / 10).clamp(16 * 1024, u32::MAX as u64) as u32;
+        Shape { rate_bps, burst_bytes: burst.unwrap_or(default).max(MIN_SHAPE_BURST) }
+    }
+}
+
+/// A destination redirect of one tenant (`ip redirect`): frames to `from` go to `to`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Redirect {
+    pub tenant: TenantId,
+    pub from: Ipv4Addr,
+    pub to: Ipv4Addr,
+}
+
 /// The table of one logical router.
 #[derive(Debug)]
 pub struct RouterTable {
@@ -212,6 +243,12 @@ pub struct FibSnapshot {
     /// Hosts on remote nodes, sorted by (tenant, ip): a decapsulated frame's inner source must
     /// be one of them, held by the node its outer source belongs to.
     pub remote_hosts: Vec<RemoteHost>,
+    /// Egress shaper per port, indexed by `PortId` (shorter or None: unshaped).
+    pub port_shapes: Vec<Option<Shape>>,
+    /// Shaper of each tenant's traffic (its service level's rate), indexed by `TenantId`.
+    pub tenant_shapes: Vec<Option<Shape>>,
+    /// Destination redirects, sorted by (tenant, from); few per tenant.
+    pub redirects: Vec<Redirect>,
 }
 
 impl FibSnapshot {
@@ -226,7 +263,34 @@ impl FibSnapshot {
             tunnels: Vec::new(),
             vteps: Vec::new(),
             remote_hosts: Vec::new(),
+            port_shapes: Vec::new(),
+            tenant_shapes: Vec::new(),
+            redirects: Vec::new(),
         }
+    }
+
+    /// Where frames of `tenant` to `dst` go instead, if redirected.
+    #[inline]
+    pub fn redirect(&self, tenant: TenantId, dst: Ipv4Addr) -> Option<Ipv4Addr> {
+        if self.redirects.is_empty() {
+            return None;
+        }
+        self.redirects
+            .binary_search_by_key(&(tenant, dst), |r| (r.tenant, r.from))
+            .ok()
+            .map(|i| self.redirects[i].to)
+    }
+
+    /// The egress shaper of `port`.
+    #[inline]
+    pub fn port_shape(&self, port: PortId) -> Option<Shape> {
+        self.port_shapes.get(port.index()).copied().flatten()
+    }
+
+    /// The shaper of `tenant`'s traffic.
+    #[inline]
+    pub fn tenant_shape(&self, tenant: TenantId) -> Option<Shape> {
+        self.tenant_shapes.get(tenant.index()).copied().flatten()
     }
 
     /// The tunnel of an `Encap` adjacency.

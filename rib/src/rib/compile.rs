@@ -9,7 +9,8 @@ use super::substrate::SubstrateState;
 use super::RibError;
 use crate::fib::lpm::LpmTable;
 use crate::fib::{
-    Adjacency, FibSnapshot, HopPath, PortEntry, PortKind, RemoteHost, RouterTable, TenantEntry, MAX_HOPS,
+    Adjacency, FibSnapshot, HopPath, PortEntry, PortKind, Redirect, RemoteHost, RouterTable, Shape,
+    TenantEntry, MAX_HOPS,
 };
 use crate::topology::{PortBinding, StaticRoute, Tenant, Topology};
 use crate::types::{Ipv4Prefix, RouterId, TableId, TenantId};
@@ -594,8 +595,38 @@ impl RibState {
             tunnels: self.substrate.tunnels(),
             vteps: super::substrate::vteps(topo),
             remote_hosts: remote_host_entries(topo),
+            port_shapes: topo
+                .file
+                .ports
+                .iter()
+                .map(|p| p.shape.map(|c| Shape::new(c.rate_bps, c.burst_bytes)))
+                .collect(),
+            tenant_shapes: topo.tenants.iter().map(|t| tenant_shape(topo, t.service_level)).collect(),
+            redirects: redirect_entries(topo),
         })
     }
+}
+
+/// The shaper of a tenant of `level`: its service level's `rate_mbps`, if any.
+fn tenant_shape(topo: &Topology, level: crate::types::ServiceLevel) -> Option<Shape> {
+    let sl = topo.file.service_levels.iter().find(|s| s.level == level)?;
+    sl.rate_mbps.map(|m| Shape::new(u64::from(m) * 1_000_000, None))
+}
+
+/// The FIB's redirects, sorted by (tenant, from); tenants in file order.
+fn redirect_entries(topo: &Topology) -> Vec<Redirect> {
+    let mut v: Vec<Redirect> = topo
+        .file
+        .tenants
+        .iter()
+        .enumerate()
+        .flat_map(|(i, t)| {
+            t.redirects.iter().map(move |r| Redirect { tenant: TenantId(i as u16), from: r.from, to: r.to })
+        })
+        .collect();
+    v.sort_unstable_by_key(|r| (r.tenant, r.from));
+    v.dedup_by_key(|r| (r.tenant, r.from));
+    v
 }
 
 /// The FIB's remote hosts, sorted by (tenant, ip).

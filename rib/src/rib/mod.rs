@@ -229,6 +229,19 @@ pub enum RibCommand {
         tenant: Option<String>,
         reply: crossbeam_channel::Sender<Result<Vec<SubstratePathView>, RibError>>,
     },
+    /// `traffic-shape rate BPS [burst BYTES]` on a port (None: `no traffic-shape`).
+    SetPortShape {
+        port: String,
+        shape: Option<crate::topology::schema::ShapeConfig>,
+        reply: crossbeam_channel::Sender<Result<(), RibError>>,
+    },
+    /// `ip redirect vrf T FROM TO` (`to` None: `no ip redirect vrf T FROM`).
+    SetRedirect {
+        tenant: String,
+        from: Ipv4Addr,
+        to: Option<Ipv4Addr>,
+        reply: crossbeam_channel::Sender<Result<(), RibError>>,
+    },
     /// The running configuration in file form (for `show running-config`, `write memory`).
     RunningConfig {
         reply: crossbeam_channel::Sender<TopologyFile>,
@@ -310,6 +323,20 @@ impl RibHandle {
     /// `shutdown` / `no shutdown` of a port.
     pub fn set_port_enabled(&self, port: &str, enabled: bool) -> Result<(), RibError> {
         self.request(|reply| RibCommand::SetPortEnabled { port: port.to_string(), enabled, reply })?
+    }
+    /// `traffic-shape rate …` (Some) or `no traffic-shape` (None) on a port; published when
+    /// this returns Ok.
+    pub fn set_port_shape(
+        &self,
+        port: &str,
+        shape: Option<crate::topology::schema::ShapeConfig>,
+    ) -> Result<(), RibError> {
+        self.request(|reply| RibCommand::SetPortShape { port: port.to_string(), shape, reply })?
+    }
+    /// `ip redirect vrf T FROM TO` (Some) or its `no` form (None); published when this
+    /// returns Ok. `to` must be a host of the tenant.
+    pub fn set_redirect(&self, tenant: &str, from: Ipv4Addr, to: Option<Ipv4Addr>) -> Result<(), RibError> {
+        self.request(|reply| RibCommand::SetRedirect { tenant: tenant.to_string(), from, to, reply })?
     }
     /// Adds a host to a tenant (validated like the file).
     pub fn add_host(&self, tenant: &str, host: crate::topology::schema::HostConfig) -> Result<(), RibError> {

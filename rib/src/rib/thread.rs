@@ -160,6 +160,14 @@ impl RibThread {
                 let r = self.set_port_enabled(&port, enabled);
                 self.pending.push((reply, r));
             }
+            RibCommand::SetPortShape { port, shape, reply } => {
+                let r = self.set_port_shape(&port, shape);
+                self.pending.push((reply, r));
+            }
+            RibCommand::SetRedirect { tenant, from, to, reply } => {
+                let r = self.set_redirect(&tenant, from, to);
+                self.pending.push((reply, r));
+            }
             RibCommand::AddHost { tenant, host, reply } => {
                 let r = self.add_host(&tenant, host);
                 self.pending.push((reply, r));
@@ -334,6 +342,72 @@ impl RibThread {
             // Hosts behind the port change in every table of its tenant (rare: rebuild it).
             let t = &self.topology.tenants[tenant.index()];
             self.state.tenants[tenant.index()] = TenantRib::build(&self.topology, t);
+        }
+        self.fib_dirty = true;
+        self.topology_dirty = true;
+        Ok(())
+    }
+
+    fn set_port_shape(
+        &mut self,
+        port: &str,
+        shape: Option<crate::topology::schema::ShapeConfig>,
+    ) -> Result<(), RibError> {
+        let id = self.topology.port_by_name(port).ok_or_else(|| RibError::NoSuchPort(port.to_string()))?.id;
+        if let Some(c) = shape {
+            if c.rate_bps < 8_000 {
+                return Err(RibError::Invalid(format!("shaping rate {} bit/s is under 8000", c.rate_bps)));
+            }
+            if c.burst_bytes.is_some_and(|b| b < crate::fib::MIN_SHAPE_BURST) {
+                return Err(RibError::Invalid(format!(
+                    "burst must be at least {} bytes (one frame)",
+                    crate::fib::MIN_SHAPE_BURST
+                )));
+            }
+        }
+        let f = self
+            .topology
+            .file
+            .ports
+            .get_mut(id.index())
+            .ok_or_else(|| RibError::NoSuchPort(port.to_string()))?;
+        if f.shape != shape {
+            f.shape = shape;
+            self.fib_dirty = true;
+            self.topology_dirty = true;
+        }
+        Ok(())
+    }
+
+    fn set_redirect(&mut self, tenant: &str, from: Ipv4Addr, to: Option<Ipv4Addr>) -> Result<(), RibError> {
+        let tid = self.tenant(tenant)?;
+        let t = self
+            .topology
+            .file
+            .tenants
+            .get_mut(tid.index())
+            .ok_or_else(|| RibError::NoSuchTenant(tenant.to_string()))?;
+        match to {
+            Some(to) => {
+                if !t.hosts.iter().any(|h| h.address == to) {
+                    return Err(RibError::Invalid(format!("{to} is not a host of tenant {tenant}")));
+                }
+                if to == from {
+                    return Err(RibError::Invalid(format!("{from} redirected to itself")));
+                }
+                match t.redirects.iter_mut().find(|r| r.from == from) {
+                    Some(r) if r.to == to => return Ok(()),
+                    Some(r) => r.to = to,
+                    None => t.redirects.push(crate::topology::schema::RedirectConfig { from, to }),
+                }
+            }
+            None => {
+                let before = t.redirects.len();
+                t.redirects.retain(|r| r.from != from);
+                if t.redirects.len() == before {
+                    return Err(RibError::Invalid(format!("no redirect of {from} in tenant {tenant}")));
+                }
+            }
         }
         self.fib_dirty = true;
         self.topology_dirty = true;

@@ -86,6 +86,27 @@ pub struct PortConfig {
     /// Administrative state (`shutdown` sets it false).
     #[serde(default = "default_true")]
     pub enabled: bool,
+    /// Egress shaping of the port (`traffic-shape rate BPS [burst BYTES]` on the interface).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shape: Option<ShapeConfig>,
+}
+
+/// A token-bucket shaper: `rate_bps` bits per second of L2 bytes, `burst_bytes` saved at most
+/// (at least one MTU; None: the default, 10 ms at the rate and never under 16 KiB).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShapeConfig {
+    pub rate_bps: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub burst_bytes: Option<u32>,
+}
+
+/// `ip redirect vrf T FROM TO`: every frame of the tenant sent to `from` goes to `to`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RedirectConfig {
+    pub from: Ipv4Addr,
+    pub to: Ipv4Addr,
 }
 
 fn default_true() -> bool {
@@ -164,6 +185,9 @@ pub struct TenantConfig {
     pub hosts: Vec<HostConfig>,
     #[serde(default)]
     pub static_routes: Vec<StaticRouteConfig>,
+    /// Destination redirects (`ip redirect`): traffic to `from` is delivered to `to`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub redirects: Vec<RedirectConfig>,
 }
 
 /// A logical router: exists only as addresses, MACs and routes.

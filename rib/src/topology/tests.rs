@@ -536,3 +536,36 @@ fn uplinks_and_remote_hosts_need_a_local_node() {
     assert_eq!(e.field, "substrate.local_node", "{e}");
     assert!(e.message.contains("port 'upf' is a substrate uplink"), "{e}");
 }
+
+#[test]
+fn shapers_and_redirects_load_and_are_validated() {
+    let text = default_text()
+        .replacen(
+            "role: Access(tenant: \"z\", subnet: \"10.1.5.0/24\")),",
+            "role: Access(tenant: \"z\", subnet: \"10.1.5.0/24\"), shape: (rate_bps: 10000000)),",
+            1,
+        )
+        .replacen(
+            "static_routes: [],",
+            "static_routes: [],\n            redirects: [(from: \"10.1.5.99\", to: \"10.1.5.7\")],",
+            1,
+        );
+    let t = parse(&text, Path::new("ok.ron")).expect("valid");
+    assert_eq!(t.file.ports[1].shape.map(|s| s.rate_bps), Some(10_000_000));
+    assert_eq!(t.file.tenants[0].redirects.len(), 1);
+
+    expect_error_at(
+        "role: Access(tenant: \"z\", subnet: \"10.1.5.0/24\")),",
+        "role: Access(tenant: \"z\", subnet: \"10.1.5.0/24\"), shape: (rate_bps: 100)),",
+        "rate_bps",
+        "ports[1].shape.rate_bps",
+        "under 8000",
+    );
+    expect_error_at(
+        "static_routes: [],",
+        "static_routes: [],\n            redirects: [(from: \"10.1.5.99\", to: \"10.1.5.98\")],",
+        "to:",
+        "tenants[0].redirects[0].to",
+        "not a host of tenant 'z'",
+    );
+}

@@ -60,6 +60,7 @@ fn is_network_or_broadcast(addr: Ipv4Addr, subnet: Ipv4Prefix) -> bool {
 
 pub(crate) fn validate(file: TopologyFile, path: Option<PathBuf>) -> Result<Topology, Invalid> {
     check_globals(&file)?;
+    check_policies(&file)?;
     let substrate = resolve_substrate(&file)?;
 
     // Tenants and their routers.
@@ -492,6 +493,43 @@ pub fn resolve_static_route(
 
 /// Users, workers, substrate and service levels: checks that need no tenant resolution
 /// (except user tenant scopes, which only need names).
+/// Shapers (`ports[i].shape`) and redirects (`tenants[i].redirects`): a rate of at least
+/// 8000 bit/s, a burst of at least one frame, redirects to a host of the tenant, each
+/// address redirected once.
+fn check_policies(file: &TopologyFile) -> Result<(), Invalid> {
+    for (pi, pc) in file.ports.iter().enumerate() {
+        if let Some(sh) = pc.shape {
+            if sh.rate_bps < 8000 {
+                return err(
+                    format!("ports[{pi}].shape.rate_bps"),
+                    format!("rate {} bit/s is under 8000", sh.rate_bps),
+                );
+            }
+            if sh.burst_bytes.is_some_and(|b| b < crate::fib::MIN_SHAPE_BURST) {
+                return err(
+                    format!("ports[{pi}].shape.burst_bytes"),
+                    format!("burst under one frame ({} bytes)", crate::fib::MIN_SHAPE_BURST),
+                );
+            }
+        }
+    }
+    for (ti, tc) in file.tenants.iter().enumerate() {
+        for (ri, r) in tc.redirects.iter().enumerate() {
+            let rf = |s: &str| format!("tenants[{ti}].redirects[{ri}].{s}");
+            if !tc.hosts.iter().any(|h| h.address == r.to) {
+                return err(rf("to"), format!("{} is not a host of tenant '{}'", r.to, tc.name));
+            }
+            if r.from == r.to {
+                return err(rf("to"), format!("{} is redirected to itself", r.from));
+            }
+            if tc.redirects[..ri].iter().any(|o| o.from == r.from) {
+                return err(rf("from"), format!("{} is already redirected", r.from));
+            }
+        }
+    }
+    Ok(())
+}
+
 fn check_globals(file: &TopologyFile) -> Result<(), Invalid> {
     let mut cores = HashSet::new();
     for (i, c) in file.workers.cores.iter().enumerate() {

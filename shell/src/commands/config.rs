@@ -94,6 +94,13 @@ pub fn render_running_config(file: &TopologyFile, visible: Option<&[String]>) ->
                 s.push_str(&format!(" ip address {address} 255.255.255.255\n"));
             }
         }
+        if let Some(sh) = p.shape {
+            s.push_str(&format!(" traffic-shape rate {}", sh.rate_bps));
+            if let Some(b) = sh.burst_bytes {
+                s.push_str(&format!(" burst {b}"));
+            }
+            s.push('\n');
+        }
         s.push_str(if p.enabled { " no shutdown\n" } else { " shutdown\n" });
         s.push_str("!\n");
     }
@@ -106,6 +113,11 @@ pub fn render_running_config(file: &TopologyFile, visible: Option<&[String]>) ->
                 dotted_mask(r.prefix.len()),
                 r.next_hop
             ));
+        }
+    }
+    for t in file.tenants.iter().filter(|t| sees(&t.name)) {
+        for r in &t.redirects {
+            s.push_str(&format!("ip redirect vrf {} {} {}\n", t.name, r.from, r.to));
         }
     }
     s.push_str("!\nend\n");

@@ -10,6 +10,7 @@ pub mod interfaces;
 pub mod logging;
 pub mod monitor;
 pub mod ping;
+pub mod policy;
 pub mod processes;
 pub mod route;
 pub mod substrate;
@@ -64,6 +65,7 @@ pub fn all() -> Vec<CommandDef<Handler>> {
     v.extend(substrate::commands());
     v.extend(monitor::commands());
     v.extend(flow::commands());
+    v.extend(policy::commands());
     v
 }
 

@@ -97,6 +97,9 @@ drop_reasons! {
     TooBig => "too_big", "packet larger than the tunnel MTU without DF (not fragmented)";
     /// The ARP queue to the control plane was full.
     ArpQueueFull => "arp_queue_full", "uplink ARP frame lost: control-plane queue full";
+    /// Over the shaping rate of the egress port (`traffic-shape`) or of the tenant's service
+    /// level (the shaper has no queue).
+    Shaped => "shaped", "over the shaping rate of the egress port or the tenant (dropped)";
     /// The transmit ring of the egress port was full.
     TxRingFull => "tx_ring_full", "transmit ring full";
     /// No free frame for a probe injected by the shell.

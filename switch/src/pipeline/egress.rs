@@ -1,12 +1,20 @@
 //! Stage 6, egress: transmits frames grouped by egress port (one `tx_burst` per port per
 //! batch), hands probe answers to the shell's probe in flight they answer and uplink ARP to the control
 //! plane's ARP queue, returns dropped frames to the free list, and counts everything: per
-//! port tx, per tenant tx, per drop reason.
+//! port tx, per tenant tx, per drop reason, per priority class.
+//!
+//! Priority under congestion: the frames of one port in one batch go to its transmit ring in
+//! service-level order, platinum before gold before silver, so when the ring has room for
+//! only some of them the higher classes get it. Each class has a ceiling so the lower ones
+//! are never starved to zero: every 4th slot goes to gold and every 8th to silver when they
+//! have frames waiting (of any m frames the ring takes, silver gets at least m/8 and gold at
+//! least m/4 when they offer that much; platinum at most 5/8 of them while both wait).
+//! Frames of no tenant (substrate ARP, control) count as platinum.
 
-use super::{Batch, DropReason, Ingress, Verdict, BATCH};
+use super::{Batch, DropReason, Ingress, Verdict, BATCH, NO_TENANT};
 use crate::port::Ports;
 use crate::punt::{PortFrame, PuntQueues, QueuedFrame};
-use crate::stats::WorkerCounters;
+use crate::stats::{class_index, WorkerCounters, CLASSES};
 use rib::{FibSnapshot, PortId, TenantId};
 use std::time::Instant;
 
@@ -14,7 +22,7 @@ use std::time::Instant;
 pub fn run<P: Ports>(
     ports: &mut P,
     batch: &mut Batch<P::Desc>,
-    _fib: &FibSnapshot,
+    fib: &FibSnapshot,
     punt: Option<&PuntQueues>,
     counters: &mut WorkerCounters,
     now: Instant,
@@ -34,6 +42,8 @@ pub fn run<P: Ports>(
                 continue;
             }
             Verdict::Tx(_) => DropReason::EgressUnknown,
+            // The shaper queue owns the frame now.
+            Verdict::Queued => continue,
             Verdict::Drop(r) => r,
             Verdict::Pending => DropReason::Unhandled,
             Verdict::Punt => match punt {
@@ -74,6 +84,7 @@ pub fn run<P: Ports>(
     // Pass 2: transmit grouped by port (the port of the first frame left, then the next),
     // in arrival order within a port.
     let mut out = [P::Desc::default(); BATCH];
+    let mut class = [0u8; BATCH];
     while to_send != 0 {
         let first = to_send.trailing_zeros() as usize;
         let Verdict::Tx(port) = batch.meta[first].verdict else {
@@ -91,6 +102,7 @@ pub fn run<P: Ports>(
             if m.verdict == Verdict::Tx(port) {
                 to_send &= !(1 << j);
                 out[k] = batch.desc[j];
+                class[k] = class_of(fib, m.tenant);
                 if m.tenant != run.0 {
                     add_tenant_tx(counters, run);
                     run = (m.tenant, 0, 0);
@@ -101,7 +113,8 @@ pub fn run<P: Ports>(
             }
         }
         add_tenant_tx(counters, run);
-        transmit(ports, port, &out[..k], counters);
+        prioritize(&mut out[..k], &mut class[..k]);
+        transmit(ports, port, &out[..k], &class[..k], counters);
     }
     batch.len = 0;
 }
@@ -119,7 +132,66 @@ fn add_tenant_tx(counters: &mut WorkerCounters, (tenant, packets, bytes): (Tenan
     t.tx_bytes += bytes;
 }
 
-fn transmit<P: Ports>(ports: &mut P, port: PortId, frames: &[P::Desc], counters: &mut WorkerCounters) {
+/// The priority class of a frame of `tenant` (index into [`WorkerCounters::classes`]).
+#[inline]
+pub(crate) fn class_of(fib: &FibSnapshot, tenant: TenantId) -> u8 {
+    if tenant == NO_TENANT {
+        return 0;
+    }
+    fib.tenants.get(tenant.index()).map_or(CLASSES as u8 - 1, |t| class_index(t.service_level) as u8)
+}
+
+/// Which class takes transmit slot `slot` when classes `waiting` (one bit per class) have
+/// frames: silver every 8th slot, gold every 4th, else the highest class waiting.
+#[inline]
+fn pick(slot: usize, waiting: u8) -> usize {
+    if slot % 8 == 7 && waiting & 0b100 != 0 {
+        2
+    } else if slot % 4 == 3 && waiting & 0b010 != 0 {
+        1
+    } else {
+        waiting.trailing_zeros() as usize
+    }
+}
+
+/// Reorders one port's frames (and their classes) into transmit priority order; frames of
+/// one class keep their arrival order. A single-class run (the common case) is untouched.
+fn prioritize<D: Copy + Default>(frames: &mut [D], class: &mut [u8]) {
+    let k = frames.len().min(class.len()).min(BATCH);
+    let first = class.first().copied().unwrap_or(0);
+    if class[..k].iter().all(|&c| c == first) {
+        return;
+    }
+    let mut by_class = [[0u8; BATCH]; CLASSES];
+    let mut count = [0usize; CLASSES];
+    for (i, &c) in class[..k].iter().enumerate() {
+        let c = (c as usize).min(CLASSES - 1);
+        by_class[c][count[c]] = i as u8;
+        count[c] += 1;
+    }
+    let orig = {
+        let mut o = [D::default(); BATCH];
+        o[..k].copy_from_slice(&frames[..k]);
+        o
+    };
+    let mut next = [0usize; CLASSES];
+    for slot in 0..k {
+        let waiting = (0..CLASSES).fold(0u8, |w, c| if next[c] < count[c] { w | 1 << c } else { w });
+        let c = pick(slot, waiting).min(CLASSES - 1);
+        let i = by_class[c][next[c]] as usize;
+        next[c] += 1;
+        frames[slot] = orig[i];
+        class[slot] = c as u8;
+    }
+}
+
+pub(crate) fn transmit<P: Ports>(
+    ports: &mut P,
+    port: PortId,
+    frames: &[P::Desc],
+    class: &[u8],
+    counters: &mut WorkerCounters,
+) {
     if !ports.link_up(port) {
         // The port's device is missing or gone: the frames are dropped, not queued.
         ports.recycle(frames);
@@ -129,7 +201,18 @@ fn transmit<P: Ports>(ports: &mut P, port: PortId, frames: &[P::Desc], counters:
     }
     let queued = ports.tx_burst(port, frames).min(frames.len());
     // Lengths come from our copies of the descriptors (plain values, not the frames).
-    let bytes: u64 = frames[..queued].iter().map(|d| ports.len(d) as u64).sum();
+    let mut bytes = 0u64;
+    for (i, (d, &c)) in frames.iter().zip(class.iter()).enumerate() {
+        let cc = &mut counters.classes[(c as usize).min(CLASSES - 1)];
+        if i < queued {
+            let len = ports.len(d) as u64;
+            bytes += len;
+            cc.tx_packets += 1;
+            cc.tx_bytes += len;
+        } else {
+            cc.tx_dropped += 1;
+        }
+    }
     let pc = counters.port_mut(port.index());
     pc.tx_packets += queued as u64;
     pc.tx_bytes += bytes;

@@ -1,10 +1,11 @@
 //! The forwarding pipeline: one module per stage, each one function over a fixed-size batch
 //! of frames, rewriting them in place in the worker's frame buffer (VPP graph-node style):
 //! [`parse`] → [`classify`] (port/VLAN/VNI → tenant, table; VXLAN decap checks) → [`local`]
-//! (ARP for gateways, also over VXLAN; substrate ARP on uplinks) → [`lookup`] (LPM in the
-//! ingress router's table) → [`forward`] (TTL per logical hop, MACs, VLAN, VXLAN [`encap`],
-//! echo replies from router addresses, ICMP errors, punt of probe answers) → [`egress`] (tx
-//! per port, punts, drops counted by [`DropReason`]). Headers are added and removed by
+//! (ARP for gateways, also over VXLAN; substrate ARP on uplinks) → [`policy`] (`ip redirect`
+//! destination rewrite) → [`lookup`] (LPM in the ingress router's table) → [`forward`] (TTL
+//! per logical hop, MACs, VLAN, VXLAN [`encap`], echo replies from router addresses, ICMP
+//! errors, punt of probe answers) → [`schedule`] (port and tenant shapers) → [`egress`] (tx
+//! per port in service-level priority order, punts, drops counted by [`DropReason`]). Headers are added and removed by
 //! moving the packet's start in its frame ([`FrameBuf::adjust_head`]), never the packet.
 //! Runs on worker threads: no allocation, no lock, no panic on any input; the FIB snapshot
 //! is passed in once per batch and time (`now`) comes from the caller.
@@ -18,6 +19,8 @@ pub mod icmp_error;
 pub mod local;
 pub mod lookup;
 pub mod parse;
+pub mod policy;
+pub mod schedule;
 
 pub use drop::DropReason;
 
@@ -56,6 +59,8 @@ pub enum Verdict {
     /// Hand to the control plane through the ARP queue with the ingress port (ARP on an
     /// uplink that the pipeline does not answer itself).
     PuntArp,
+    /// Held in the egress port's shaper queue ([`schedule`]): sent later, not by egress.
+    Queued,
 }
 
 /// Network-layer protocol found by [`parse`].
@@ -263,7 +268,6 @@ impl TokenBucket {
 }
 
 /// Per-worker pipeline state (no per-frame allocation; one value per worker).
-#[derive(Clone, Debug)]
 pub struct Pipeline {
     /// ICMP error budget of each tenant (index = tenant), all starting as `icmp_template`:
     /// one tenant drawing errors never starves another's. Grown (outside the per-frame
@@ -275,6 +279,35 @@ pub struct Pipeline {
     icmp_template: TokenBucket,
     /// IP identification of generated packets.
     pub(crate) ip_ident: u16,
+    /// Token buckets of the port and tenant shapers (boxed: a few KiB, allocated once).
+    pub shapers: Box<schedule::Shapers>,
+    /// The port shapers' queues of frame descriptors (created at the first queued frame).
+    pub(crate) shape_queues: schedule::QueueSlot,
+}
+
+impl Clone for Pipeline {
+    /// A copy of the state without the shaper queues (they own frames of one port set).
+    fn clone(&self) -> Self {
+        Pipeline {
+            icmp_tenants: self.icmp_tenants.clone(),
+            icmp_other: self.icmp_other,
+            icmp_template: self.icmp_template,
+            ip_ident: self.ip_ident,
+            shapers: self.shapers.clone(),
+            shape_queues: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for Pipeline {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pipeline")
+            .field("icmp_template", &self.icmp_template)
+            .field("icmp_tenants", &self.icmp_tenants.len())
+            .field("ip_ident", &self.ip_ident)
+            .field("shape_queues", &self.shape_queues.is_some())
+            .finish()
+    }
 }
 
 impl Default for Pipeline {
@@ -286,7 +319,14 @@ impl Default for Pipeline {
 impl Pipeline {
     pub fn new() -> Self {
         let limit = TokenBucket::new(1000, 200);
-        Pipeline { icmp_tenants: Vec::new(), icmp_other: limit, icmp_template: limit, ip_ident: 0 }
+        Pipeline {
+            icmp_tenants: Vec::new(),
+            icmp_other: limit,
+            icmp_template: limit,
+            ip_ident: 0,
+            shapers: Box::default(),
+            shape_queues: None,
+        }
     }
 
     /// Sets every tenant's ICMP error budget (and restarts them full).
@@ -329,8 +369,10 @@ impl Pipeline {
         if any_arp || matches!(ctx, IngressCtx::Uplink { .. }) {
             local::run(self, buf, batch, &ctx, fib, counters);
         }
+        policy::run(buf, batch, fib, counters);
         lookup::run(batch, fib);
         forward::run(self, buf, batch, &ctx, fib, counters, now);
+        schedule::run(&mut self.shapers, &mut self.shape_queues, buf, batch, fib, counters, now);
     }
 
     /// [`process`](Self::process) then [`egress::run`]: transmits, punts, recycles and counts
@@ -348,8 +390,26 @@ impl Pipeline {
         if batch.len == 0 {
             return;
         }
+        // Frames waiting in shaper queues go before the new ones.
+        self.drain_shaped(ports, fib, counters, now);
         self.process(ports, batch, fib, counters, now);
         egress::run(ports, batch, fib, punt, counters, now);
+    }
+
+    /// Sends what the port shapers' queues may send now (see [`schedule::drain`]); the
+    /// worker calls it every poll round. Returns the frames it sent.
+    #[inline]
+    pub fn drain_shaped<P: Ports>(
+        &mut self,
+        ports: &mut P,
+        fib: &FibSnapshot,
+        counters: &mut WorkerCounters,
+        now: Instant,
+    ) -> usize {
+        if self.shape_queues.is_none() {
+            return 0;
+        }
+        schedule::drain(&mut self.shapers, &mut self.shape_queues, ports, fib, counters, now)
     }
 
     #[inline]
@@ -359,5 +419,7 @@ impl Pipeline {
     }
 }
 
+#[cfg(test)]
+mod act_tests;
 #[cfg(test)]
 mod tests;

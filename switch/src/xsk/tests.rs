@@ -535,6 +535,9 @@ fn linux_vxlan_host_talks_to_local_host_and_gateway_through_the_overlay() {
             gateway_ip: gw,
             gateway_mac: MAC_J2,
         }],
+        port_shapes: Vec::new(),
+        tenant_shapes: Vec::new(),
+        redirects: Vec::new(),
     };
     let cfg = XskConfig { mode: XdpMode::Generic, ring_size: 512, frame_size: 2048 };
     let set = XskPorts::open(&[("up".into(), dev.clone()), ("a".into(), dev_a.clone())], 0, &cfg)
