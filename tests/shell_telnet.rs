@@ -152,7 +152,7 @@ expect eof
         "{out}"
     );
     // `?` after `show ip` lists `route` with its help, then the line comes back.
-    assert!(out.contains("vnswitch#show ip ?\n  arp        ARP table\n  flow       NetFlow switching\n  interface  IP interface status and configuration\n  route      IP routing table\nvnswitch#show ip "), "{out}");
+    assert!(out.contains("vnswitch#show ip ?\n  arp        ARP table\n  flow       NetFlow switching\n  interface  IP interface status and configuration\n  redirect   Destination redirects\n  route      IP routing table\nvnswitch#show ip "), "{out}");
     // Tab completed `conf` to `configure ` (echoed after the erase of `conf`).
     assert!(out.contains("conf\x08\x08\x08\x08    \x08\x08\x08\x08configure "), "{out:?}");
     // Caret under `foo`: prompt (9) + column 8.
@@ -408,7 +408,7 @@ expect eof
     let out = Command::new("expect").arg("-f").arg(&path).stdin(Stdio::null()).output().expect("expect runs");
     let text = String::from_utf8_lossy(&out.stdout).replace("\r\n", "\n");
     assert_eq!(out.status.code(), Some(0), "{text}");
-    assert!(text.contains("  arp        ARP table\n  flow       NetFlow switching\n  interface  IP interface status and configuration\n  route      IP routing table\n"), "{text}");
+    assert!(text.contains("  arp        ARP table\n  flow       NetFlow switching\n  interface  IP interface status and configuration\n  redirect   Destination redirects\n  route      IP routing table\n"), "{text}");
     assert!(text.contains("Enter configuration commands, one per line.  End with CNTL/Z."), "{text}");
     // The password is not echoed.
     assert!(!text.contains("Password: vnswitch"), "{text}");
