@@ -32,6 +32,9 @@ fn main() {
         }
     };
     println!("rib start: {:.2?}", t.elapsed());
+    let t = Instant::now();
+    let n = rib.routes(&vrf).map(|r| r.len()).unwrap_or(0);
+    println!("rib routes({vrf}) alone: {:.2?}, {n} routes", t.elapsed());
     let ctx = Arc::new(ShellContext::new(rib));
     let mut s = Session::new(ctx, "con 0", "console");
     s.become_user(User::local_admin());
