@@ -225,6 +225,9 @@ impl Session {
     /// logins (`None`: it may try). Front ends check it before prompting.
     /// A refusal is audited.
     pub fn login_blocked(&self) -> Option<Duration> {
+        if self.state.line.starts_with("con") {
+            return None;
+        }
         let left = self.ctx.throttle.blocked(&source_host(&self.state.source))?;
         let source = &self.state.source;
         self.ctx.audit.log(
@@ -251,7 +254,10 @@ impl Session {
         let throttle = &self.ctx.throttle;
         let host = source_host(&self.state.source);
         let source = self.state.source.clone();
-        if let Some(left) = throttle.blocked(&host) {
+        // The local console is never blocked (its operator is at the machine); it is still
+        // delayed and audited.
+        let console = self.state.line.starts_with("con");
+        if let Some(left) = throttle.blocked(&host).filter(|_| !console) {
             self.ctx.audit.log(
                 "SEC_LOGIN",
                 crate::audit::Severity::Warning,
@@ -289,7 +295,7 @@ impl Session {
             &source,
             format!("Login failed [user: {username}] [Source: {source}] [Reason: Invalid login]"),
         );
-        if let Some(block) = outcome.blocked_for {
+        if let Some(block) = outcome.blocked_for.filter(|_| !console) {
             let p = throttle.block;
             self.ctx.audit.log(
                 "SEC_LOGIN",

@@ -191,3 +191,15 @@ fn brute_force_over_telnet_sees_the_block() {
     assert!(log_text(&ctx).contains("%SEC_LOGIN-1-QUIET_MODE_ON: Blocking logins from 127.0.0.1"));
     server.stop();
 }
+
+#[test]
+fn the_local_console_is_never_blocked() {
+    let ctx = context_with(|c| c.throttle.base = Duration::from_millis(1));
+    let mut s = Session::new(ctx.clone(), "con 0", "console");
+    for i in 0..8 {
+        assert!(matches!(s.login("admin", &format!("typo{i}")), LoginResult::Failed { .. }));
+    }
+    assert_eq!(s.login_blocked(), None);
+    assert_eq!(s.login("admin", "vnswitch"), LoginResult::Ok);
+    assert!(!log_text(&ctx).contains("QUIET_MODE_ON"));
+}
