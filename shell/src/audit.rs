@@ -12,6 +12,7 @@ pub const AUDIT_CAPACITY: usize = 1000;
 /// Severity as IOS numbers it (`%SEC_LOGIN-4-...`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Severity {
+    Alert = 1,
     Warning = 4,
     Notice = 5,
     Info = 6,

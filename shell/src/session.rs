@@ -221,34 +221,97 @@ impl Session {
         !self.ctx.rib.topology().file.users.is_empty()
     }
 
-    /// Checks a user name and password against the topology; logs the outcome; a failure
-    /// returns the delay the front end must wait (growing per source address).
+    /// How much longer this session's source address is refused after too many failed
+    /// logins (`None`: it may try). Front ends check it before prompting.
+    /// A refusal is audited.
+    pub fn login_blocked(&self) -> Option<Duration> {
+        if self.state.line.starts_with("con") {
+            return None;
+        }
+        let left = self.ctx.throttle.blocked(&source_host(&self.state.source))?;
+        let source = &self.state.source;
+        self.ctx.audit.log(
+            "SEC_LOGIN",
+            crate::audit::Severity::Warning,
+            "LOGIN_BLOCKED",
+            "",
+            source,
+            format!(
+                "Login refused [user: ] [Source: {source}] [Reason: source blocked for {} more seconds after repeated failures]",
+                left.as_secs().max(1)
+            ),
+        );
+        Some(left)
+    }
+
+    /// Checks a user name and password against the topology; logs the outcome (success,
+    /// failure, refusal and the start of a block, each with user and source); a failure returns
+    /// the delay the front end must wait (growing per source address). Every attempt that is
+    /// not refused runs exactly one password hash, also for an unknown user name; an attempt
+    /// from a blocked source runs none and fails.
     pub fn login(&mut self, username: &str, password: &str) -> LoginResult {
         let topo = self.ctx.rib.topology();
+        let throttle = &self.ctx.throttle;
         let host = source_host(&self.state.source);
+        let source = self.state.source.clone();
+        // The local console is never blocked (its operator is at the machine); it is still
+        // delayed and audited.
+        let console = self.state.line.starts_with("con");
+        if let Some(left) = throttle.blocked(&host).filter(|_| !console) {
+            self.ctx.audit.log(
+                "SEC_LOGIN",
+                crate::audit::Severity::Warning,
+                "LOGIN_BLOCKED",
+                username,
+                &source,
+                format!(
+                    "Login refused [user: {username}] [Source: {source}] [Reason: source blocked for {} more seconds after repeated failures]",
+                    left.as_secs().max(1)
+                ),
+            );
+            return LoginResult::Failed { delay: Duration::ZERO };
+        }
         let user = topo.file.users.iter().find(|u| u.name == username);
-        match user {
-            Some(u) if crate::auth::verify_password(password, &u.password_hash) => {
-                self.ctx.throttle.succeed(&host);
+        // The dummy hash of an unknown user costs what the configured users' hashes cost.
+        let dummy_iterations = topo
+            .file
+            .users
+            .iter()
+            .find_map(|u| rib::topology::password::parse_password_hash(&u.password_hash).ok())
+            .map_or(crate::auth::LoginThrottle::default_iterations(), |h| h.iterations);
+        if throttle.check(password, user.map(|u| u.password_hash.as_str()), dummy_iterations) {
+            if let Some(u) = user {
+                throttle.succeed(&host);
                 self.become_user(User::from_config(u));
-                LoginResult::Ok
-            }
-            _ => {
-                let delay = self.ctx.throttle.fail(&host);
-                self.ctx.audit.log(
-                    "SEC_LOGIN",
-                    crate::audit::Severity::Warning,
-                    "LOGIN_FAILED",
-                    username,
-                    &self.state.source,
-                    format!(
-                        "Login failed [user: {username}] [Source: {}] [Reason: Invalid login]",
-                        self.state.source
-                    ),
-                );
-                LoginResult::Failed { delay }
+                return LoginResult::Ok;
             }
         }
+        let outcome = throttle.fail(&host);
+        self.ctx.audit.log(
+            "SEC_LOGIN",
+            crate::audit::Severity::Warning,
+            "LOGIN_FAILED",
+            username,
+            &source,
+            format!("Login failed [user: {username}] [Source: {source}] [Reason: Invalid login]"),
+        );
+        if let Some(block) = outcome.blocked_for.filter(|_| !console) {
+            let p = throttle.block;
+            self.ctx.audit.log(
+                "SEC_LOGIN",
+                crate::audit::Severity::Alert,
+                "QUIET_MODE_ON",
+                username,
+                &source,
+                format!(
+                    "Blocking logins from {host} for {} seconds: {} failed logins within {} seconds [user: {username}] [Source: {source}]",
+                    block.as_secs(),
+                    p.attempts,
+                    p.within.as_secs()
+                ),
+            );
+        }
+        LoginResult::Failed { delay: outcome.delay }
     }
 
     /// Starts the session as `user` (after authentication).

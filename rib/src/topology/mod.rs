@@ -8,6 +8,7 @@ pub mod locate;
 pub mod password;
 pub mod schema;
 mod validate;
+pub use validate::{MAX_INTERFACES, MAX_PORTS, MAX_ROUTERS, MAX_TENANTS};
 
 pub use password::{hash_password, parse_password_hash, verify_password};
 pub use validate::resolve_static_route;

@@ -364,6 +364,43 @@ fn gen_topology_script_output_loads() {
     assert_eq!(t.routers.len(), 2);
 }
 
+/// Beyond the counter tables and id widths: a clear error naming the field and its line,
+/// never ids truncated by `as u16` or counters silently merged.
+#[test]
+fn topologies_beyond_the_limits_are_rejected() {
+    use super::validate::{MAX_PORTS, MAX_TENANTS};
+    let text = default_text();
+    // 65 ports: the 65th is named, on its own line.
+    let anchor = "        (name: \"b\", device: \"vns-b-sw\", role: Access(tenant: \"y\", subnet: \"10.0.0.0/24\")),\n";
+    assert!(text.contains(anchor));
+    let extra: String = (3..=MAX_PORTS)
+        .map(|i| format!("        (name: \"b{i}\", device: \"vns-b{i}\", role: Access(tenant: \"y\", subnet: \"10.0.0.0/24\")),\n"))
+        .collect();
+    let bad = text.replacen(anchor, &format!("{anchor}{extra}"), 1);
+    let e = parse(&bad, Path::new("bad.ron")).expect_err("65 ports must be rejected");
+    assert_eq!(e.field, format!("ports[{MAX_PORTS}]"), "{e}");
+    let line = bad[..bad.find(&format!("(name: \"b{MAX_PORTS}\"")).unwrap()].matches('\n').count() + 1;
+    assert_eq!(e.line, line, "{e}");
+    assert!(e.to_string().starts_with(&format!("bad.ron:{line}: ports[64]: 65 ports: at most 64")), "{e}");
+    // Exactly 64 ports is fine.
+    let extra63: String = extra.lines().take(MAX_PORTS - 3).map(|l| format!("{l}\n")).collect();
+    parse(&text.replacen(anchor, &format!("{anchor}{extra63}"), 1), Path::new("ok.ron"))
+        .expect("64 ports load");
+    // 257 tenants.
+    let mut file = parse(&text, Path::new("x.ron")).expect("default").file;
+    let y = file.tenants[1].clone();
+    for i in 0..(MAX_TENANTS - 1) {
+        let mut t = y.clone();
+        t.name = format!("t{i}");
+        t.vni = 10_000 + i as u32;
+        t.hosts.clear();
+        file.tenants.push(t);
+    }
+    let e = super::Topology::from_file(file).expect_err("257 tenants must be rejected");
+    assert_eq!(e.field, format!("tenants[{MAX_TENANTS}]"), "{e}");
+    assert!(e.message.contains("257 tenants: at most 256"), "{e}");
+}
+
 /// default.ron with host H moved to the substrate node "remote" (port h replaced by two
 /// uplinks, one per plane) and the substrate of the overlay lab: sw1 (local) reaches remote
 /// over fastr (fast links) or slowr (slow links).

@@ -30,6 +30,15 @@ const VNI_MAX: u32 = (1 << 24) - 1;
 /// Substrate MTU bounds of an uplink (IPv4 minimum datagram size, common jumbo frame).
 const MTU_MIN: u16 = 576;
 const MTU_MAX: u16 = 9216;
+/// Most ports: the data plane's per-port counter tables hold this many (a port beyond would be
+/// counted together with the last one). Equals `switch::stats::MAX_PORTS` (a test checks).
+pub const MAX_PORTS: usize = 64;
+/// Most tenants: the per-tenant counter tables hold this many (`switch::stats::MAX_TENANTS`),
+/// and tenant ids are u16.
+pub const MAX_TENANTS: usize = 256;
+/// Most logical routers over all tenants, and interfaces per router: ids are u16.
+pub const MAX_ROUTERS: usize = u16::MAX as usize;
+pub const MAX_INTERFACES: usize = u16::MAX as usize;
 
 /// Checks that names are unique; `field(i)` names element i's name field.
 fn unique_names<'a>(
@@ -66,6 +75,18 @@ pub(crate) fn validate(file: TopologyFile, path: Option<PathBuf>) -> Result<Topo
     // Tenants and their routers.
     unique_names(file.tenants.iter().map(|t| t.name.as_str()), "tenant", |i| format!("tenants[{i}].name"))?;
     let mut vnis: HashMap<u32, usize> = HashMap::new();
+    if file.tenants.len() > MAX_TENANTS {
+        return err(
+            format!("tenants[{MAX_TENANTS}]"),
+            format!("{} tenants: at most {MAX_TENANTS} fit the per-tenant counters", file.tenants.len()),
+        );
+    }
+    if file.ports.len() > MAX_PORTS {
+        return err(
+            format!("ports[{MAX_PORTS}]"),
+            format!("{} ports: at most {MAX_PORTS} fit the per-port counters", file.ports.len()),
+        );
+    }
     let mut tenants: Vec<Tenant> = Vec::with_capacity(file.tenants.len());
     let mut routers: Vec<Router> = Vec::new();
     for (ti, tc) in file.tenants.iter().enumerate() {
@@ -118,8 +139,20 @@ pub(crate) fn validate(file: TopologyFile, path: Option<PathBuf>) -> Result<Topo
         let mut addresses: HashMap<Ipv4Addr, String> = HashMap::new();
         for (ri, rc) in tc.routers.iter().enumerate() {
             let rf = |s: &str| tf(&format!("routers[{ri}].{s}"));
-            if routers.len() >= u16::MAX as usize {
-                return err(rf("name"), "too many routers");
+            if routers.len() >= MAX_ROUTERS {
+                return err(
+                    rf("name"),
+                    format!("too many logical routers: at most {MAX_ROUTERS} in all (u16 ids)"),
+                );
+            }
+            if rc.interfaces.len() > MAX_INTERFACES {
+                return err(
+                    rf(&format!("interfaces[{MAX_INTERFACES}]")),
+                    format!(
+                        "{} interfaces: at most {MAX_INTERFACES} per router (u16 ids)",
+                        rc.interfaces.len()
+                    ),
+                );
             }
             unique_names(rc.interfaces.iter().map(|i| i.name.as_str()), "interface", |i| {
                 rf(&format!("interfaces[{i}].name"))

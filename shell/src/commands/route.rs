@@ -255,7 +255,10 @@ pub fn render_ios(table: &str, routes: &[RouteView], age: &str) -> String {
         (m, r.prefix.len() > cl, r.prefix.addr_u32(), r.prefix.len())
     });
     let mut i = 0;
+    // The subnets of one major network are contiguous in `sorted`: their header (count and
+    // masks) is computed once per network, so rendering stays linear in the routes.
     let mut header_for: Option<u32> = None;
+    let mut variably = false;
     while i < sorted.len() {
         let r = sorted[i];
         let (m, cl) = major(r);
@@ -266,15 +269,18 @@ pub fn render_ios(table: &str, routes: &[RouteView], age: &str) -> String {
             j += 1;
         }
         let (col, show_len) = if subnet {
-            let group: Vec<&&RouteView> =
-                sorted.iter().filter(|x| major(x) == (m, cl) && x.prefix.len() > cl).collect();
-            let mut subnets: Vec<Ipv4Prefix> = group.iter().map(|x| x.prefix).collect();
-            subnets.dedup();
-            let mut masks: Vec<u8> = subnets.iter().map(|p| p.len()).collect();
-            masks.sort_unstable();
-            masks.dedup();
             if header_for != Some(m) {
                 header_for = Some(m);
+                let mut end = i;
+                while end < sorted.len() && major(sorted[end]) == (m, cl) && sorted[end].prefix.len() > cl {
+                    end += 1;
+                }
+                let mut subnets: Vec<Ipv4Prefix> = sorted[i..end].iter().map(|x| x.prefix).collect();
+                subnets.dedup();
+                let mut masks: Vec<u8> = subnets.iter().map(|p| p.len()).collect();
+                masks.sort_unstable();
+                masks.dedup();
+                variably = masks.len() > 1;
                 if masks.len() == 1 {
                     s.push_str(&format!(
                         "      {}/{} is subnetted, {} subnets\n",
@@ -291,7 +297,7 @@ pub fn render_ios(table: &str, routes: &[RouteView], age: &str) -> String {
                     ));
                 }
             }
-            (9, masks.len() > 1)
+            (9, variably)
         } else {
             (6, true)
         };
@@ -487,6 +493,37 @@ mod tests {
             interface: iface.into(),
             active: true,
         }
+    }
+
+    /// 131,072 subnets of two major networks: one header each, one line per route. The
+    /// header used to be recounted over the whole table for every subnet line (quadratic:
+    /// this test did not finish; `show ip route` of 1M routes took hours).
+    #[test]
+    fn many_subnets_render_in_linear_time_with_one_header_per_network() {
+        let mut routes = Vec::new();
+        for major in [10u32, 11] {
+            for i in 0..65_536u32 {
+                let addr = Ipv4Addr::from((major << 24) | (i << 8));
+                routes.push(RouteView {
+                    router: "J".into(),
+                    prefix: Ipv4Prefix::new(addr, 24),
+                    source: RouteSource::Static,
+                    distance: 1,
+                    metric: 0,
+                    next_hop: Some(Ipv4Addr::new(10, 0, 0, 2)),
+                    interface: "Gi0/0".into(),
+                    active: true,
+                });
+            }
+        }
+        routes.push(rv("11.0.0.0/16", RouteSource::Static, Some("10.0.0.3"), "Gi0/0", 1, 0));
+        let text = render_ios("big", &routes, "00:00:01");
+        assert!(text.contains(
+            "\n      10.0.0.0/24 is subnetted, 65536 subnets\nS        10.0.0.0 [1/0] via 10.0.0.2\n"
+        ));
+        assert!(text.contains("\n      11.0.0.0/8 is variably subnetted, 65537 subnets, 2 masks\nS        11.0.0.0/16 [1/0] via 10.0.0.3\nS        11.0.0.0/24 [1/0] via 10.0.0.2\n"));
+        assert_eq!(text.matches("subnetted").count(), 2);
+        assert_eq!(text.lines().filter(|l| l.starts_with("S ")).count(), 2 * 65_536 + 1);
     }
 
     #[test]
