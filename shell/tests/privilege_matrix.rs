@@ -299,7 +299,7 @@ fn run_matrix(topology: &str, tenant_a: &str, tenant_b: &str) -> Vec<String> {
 /// the substrate device name of the tenant's own access ports (`vns-a-sw`). Listed here so the
 /// suite stays green while they are open; the test fails when one is fixed (remove it here) or
 /// when anything else leaks.
-const KNOWN_DEVICE_LEAKS: &[&str] = &["show interfaces", "show running-config"];
+const KNOWN_DEVICE_LEAKS: &[&str] = &[];
 
 fn check(f: Vec<String>) {
     let (known, new): (Vec<String>, Vec<String>) = f.into_iter().partition(|l| {

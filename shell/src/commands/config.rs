@@ -66,7 +66,12 @@ pub fn render_running_config(file: &TopologyFile, visible: Option<&[String]>) ->
                     continue;
                 }
                 s.push_str(&format!("interface {}\n", p.name));
-                s.push_str(&format!(" description access {} ({})\n", tenant, p.device));
+                if visible.is_none() {
+                    s.push_str(&format!(" description access {} ({})\n", tenant, p.device));
+                } else {
+                    // A tenant's view: the Linux device belongs to the substrate.
+                    s.push_str(&format!(" description access {tenant}\n"));
+                }
                 if let Some(v) = vlan {
                     s.push_str(&format!(" encapsulation dot1Q {v}\n"));
                 }

@@ -111,7 +111,12 @@ fn show_interfaces(ex: &mut Exec<'_>, args: &Args) -> CmdResult {
         };
         ex.line(format!("{} is {state} ", p.name));
         if let Some(why) = &c.link_down {
-            ex.line(format!("  Link down: device {} {why}", p.device));
+            // The Linux device is the substrate's: tenants see only that the link is down.
+            if ex.s.user.admin {
+                ex.line(format!("  Link down: device {} {why}", p.device));
+            } else {
+                ex.line("  Link down: the port's attachment is not available");
+            }
         }
         let gw = port_gateway(&ex.topo, &p);
         let mac = match (&gw, &p.binding) {
@@ -120,7 +125,11 @@ fn show_interfaces(ex: &mut Exec<'_>, args: &Args) -> CmdResult {
             _ => rib::MacAddr::ZERO,
         };
         let m = super::ios_mac(mac);
-        ex.line(format!("  Hardware is vnswitch AF_XDP port ({}), address is {m} (bia {m})", p.device));
+        if ex.s.user.admin {
+            ex.line(format!("  Hardware is vnswitch AF_XDP port ({}), address is {m} (bia {m})", p.device));
+        } else {
+            ex.line(format!("  Hardware is vnswitch virtual port, address is {m} (bia {m})"));
+        }
         match (&gw, &p.binding) {
             (Some(g), _) => {
                 ex.line(format!(
@@ -173,7 +182,9 @@ fn show_interfaces(ex: &mut Exec<'_>, args: &Args) -> CmdResult {
 #[derive(serde::Serialize)]
 struct InterfaceJson {
     name: String,
-    device: String,
+    /// The Linux device (administrators only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    device: Option<String>,
     /// `up`, `down` or `administratively down`.
     status: &'static str,
     mac: String,
@@ -216,7 +227,7 @@ fn interface_json(ex: &Exec<'_>, p: &Port) -> InterfaceJson {
     };
     InterfaceJson {
         name: p.name.clone(),
-        device: p.device.clone(),
+        device: ex.s.user.admin.then(|| p.device.clone()),
         status,
         mac: super::ios_mac(mac),
         role,
