@@ -475,6 +475,7 @@ pub fn save_atomic(path: &Path, file: &TopologyFile) -> std::io::Result<()> {
     let name =
         path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "topology".into());
     let tmp = dir.join(format!(".{name}.tmp.{}", std::process::id()));
+    remove_stale_temps(&dir, &name);
     let result = (|| {
         let mut f = std::fs::File::create(&tmp)?;
         f.write_all(text.as_bytes())?;
@@ -487,6 +488,21 @@ pub fn save_atomic(path: &Path, file: &TopologyFile) -> std::io::Result<()> {
         let _ = std::fs::remove_file(&tmp);
     }
     result
+}
+
+/// Removes temp files of earlier saves of `name` in `dir` whose writer process is gone (a save
+/// killed between create and rename leaves one; the target file itself is never touched).
+fn remove_stale_temps(dir: &Path, name: &str) {
+    let prefix = format!(".{name}.tmp.");
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for e in entries.flatten() {
+        let file = e.file_name();
+        let Some(pid) = file.to_str().and_then(|f| f.strip_prefix(&prefix)) else { continue };
+        let Ok(pid) = pid.parse::<u32>() else { continue };
+        if pid != std::process::id() && !Path::new("/proc").join(pid.to_string()).exists() {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
 }
 
 #[cfg(test)]

@@ -333,6 +333,22 @@ fn save_atomic_round_trips() {
 }
 
 #[test]
+fn save_atomic_removes_temps_of_killed_saves_only() {
+    let t = load(&default_path()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("running.ron");
+    // A save killed before its rename (pid 1 << 30 exists nowhere), and an unrelated file.
+    let stale = dir.path().join(format!(".running.ron.tmp.{}", 1u32 << 30));
+    std::fs::write(&stale, "half a file").unwrap();
+    let other = dir.path().join(".other.ron.tmp.1073741824");
+    std::fs::write(&other, "not ours").unwrap();
+    save_atomic(&p, &t.file).unwrap();
+    assert!(!stale.exists(), "stale temp of a killed save left behind");
+    assert!(other.exists(), "another file's temp was removed");
+    assert_eq!(load(&p).unwrap().file, t.file);
+}
+
+#[test]
 fn from_file_validates_in_memory() {
     let t = load(&default_path()).unwrap();
     let mut f = t.file.clone();
