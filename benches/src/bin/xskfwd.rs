@@ -253,3 +253,52 @@ fn main() -> Result<()> {
     );
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::rewrite;
+    use vnswitch_benches::pktgen::frame::{internet_checksum, write_frame, FlowTuple, MacPair, Stamp};
+
+    fn frame() -> Vec<u8> {
+        let mut f = vec![0u8; 60];
+        let macs = MacPair { src: [2, 0, 0, 0, 0, 1], dst: [2, 0, 0, 0, 0, 2] };
+        let tuple = FlowTuple {
+            src_ip: "10.10.0.2".parse().expect("ip"),
+            dst_ip: "10.20.0.2".parse().expect("ip"),
+            src_port: 1024,
+            dst_port: 9,
+        };
+        assert!(write_frame(&mut f, &macs, &tuple, 7, &Stamp { flow: 0, seq: 1, tx_ns: 5 }));
+        f
+    }
+
+    #[test]
+    fn rewrite_sets_the_macs_decrements_ttl_and_keeps_the_checksum_valid() {
+        let before = frame();
+        let mut f = before.clone();
+        let (dst, src) = ([0xaa, 1, 2, 3, 4, 5], [0xbb, 6, 7, 8, 9, 10]);
+        assert!(rewrite(&mut f, &dst, &src));
+        assert_eq!(&f[0..6], &dst);
+        assert_eq!(&f[6..12], &src);
+        assert_eq!(f[22], before[22] - 1, "TTL");
+        assert_eq!(internet_checksum(&f[14..34]), 0, "IPv4 header checksum after the rewrite");
+        // Nothing else changed.
+        assert_eq!(&f[12..22], &before[12..22]);
+        assert_eq!(&f[23..24], &before[23..24]);
+        assert_eq!(&f[26..], &before[26..]);
+    }
+
+    #[test]
+    fn rewrite_refuses_ttl_1_non_ipv4_and_runts_untouched() {
+        let mut f = frame();
+        f[22] = 1;
+        let copy = f.clone();
+        assert!(!rewrite(&mut f, &[1; 6], &[2; 6]));
+        assert_eq!(f, copy);
+        let mut arp = frame();
+        arp[12..14].copy_from_slice(&[0x08, 0x06]);
+        assert!(!rewrite(&mut arp, &[1; 6], &[2; 6]));
+        let mut runt = frame()[..30].to_vec();
+        assert!(!rewrite(&mut runt, &[1; 6], &[2; 6]));
+    }
+}
