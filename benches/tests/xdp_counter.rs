@@ -283,7 +283,7 @@ fn xskfwd_forwards_every_frame_from_one_veth_to_the_other() {
     // xskfwd's own counters: everything received went out, nothing dropped.
     let line =
         text.lines().find(|l| l.starts_with("xskfwd: rx")).unwrap_or_else(|| panic!("no counters: {text}"));
-    assert!(line.contains("rx 4000 tx 4000 completed 4000 not-ipv4 0"), "{line}");
+    assert!(line.contains("rx 4000 tx 4000 completed 4000 not-ipv4 0 "), "{line}");
     let _ = std::fs::remove_file(&log);
     let _ = std::fs::remove_file(obj);
 }

@@ -369,13 +369,16 @@ pub fn run(cfg: &Config, stop: &AtomicBool) -> Result<Report, PktgenError> {
                     }
                     _ => 0.0,
                 };
+                // count mode: the latency histogram is read once, at the end.
+                let p99 =
+                    if counter.is_some() { "-".to_string() } else { format!("{:.1}", p99 as f64 / 1000.0) };
                 eprintln!(
-                    "pktgen {:>5.1}s  tx {:>7.3} Mpps  rx {:>7.3} Mpps  loss {:>7.3}%  p99 {:>8.1} us",
+                    "pktgen {:>5.1}s  tx {:>7.3} Mpps  rx {:>7.3} Mpps  loss {:>7.3}%  p99 {:>8} us",
                     secs,
                     dtx as f64 / 1e6,
                     drx as f64 / 1e6,
                     loss * 100.0,
-                    p99 as f64 / 1000.0
+                    p99
                 );
             }
             tick_tx = tx_n;
