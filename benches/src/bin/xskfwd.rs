@@ -3,7 +3,8 @@
 //! vnswitch's port backend (`switch::xsk`): ONE UMEM shared by the two sockets, frames of 2048
 //! bytes, no frame headroom, rings of 4096, ports x rings x 2 frames, copy bind with
 //! need_wakeup, libxdp's redirect program in native mode, 256 frames per copy-mode kick.
-//! Kicks are coalesced (64 frames or 10 us). No pipeline: every frame received on --in-dev gets --dst-mac/--src-mac written, its IPv4
+//! One kick per round that produced, and vnswitch's idle back-off (64 idle rounds, then
+//! sleeps of 50 us doubling to 500 us). No pipeline: every frame received on --in-dev gets --dst-mac/--src-mac written, its IPv4
 //! TTL decremented (incremental checksum) and goes out of --out-dev without a copy. Frames
 //! that are not IPv4 with TTL > 1 are dropped (counted). Runs until SIGINT/SIGTERM or
 //! --duration, pinned to --cpu; prints its counters at the end.
@@ -16,7 +17,7 @@ use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use vnswitch_benches::pktgen::sys::{device_mac, monotonic_ns, parse_mac, pin_to_cpu, raise_memlock_limit};
+use vnswitch_benches::pktgen::sys::{device_mac, parse_mac, pin_to_cpu, raise_memlock_limit};
 use xsk_rs::config::{
     BindFlags, FrameSize, Interface, LibxdpFlags, QueueSize, SocketConfig, UmemConfig, XdpFlags,
 };
@@ -27,10 +28,10 @@ const BATCH: usize = 64;
 /// Frames per copy-mode kick we ask the kernel for (`XDP_MAX_TX_SKB_BUDGET`, Linux 6.17+).
 const TX_BUDGET: u32 = 256;
 const XDP_MAX_TX_SKB_BUDGET: libc::c_int = 9;
-/// Kick once this many frames wait on the TX ring...
-const KICK_BATCH: usize = 64;
-/// ...or this long after the first of them was queued.
-const KICK_DELAY_NS: u64 = 10_000;
+/// vnswitch's worker idle back-off (`switch::worker` defaults).
+const IDLE_ROUNDS_BEFORE_SLEEP: u32 = 64;
+const IDLE_SLEEP_MIN: Duration = Duration::from_micros(50);
+const IDLE_SLEEP_MAX: Duration = Duration::from_micros(500);
 
 /// Minimal AF_XDP forwarder (rx -> MAC/TTL rewrite -> tx), the ceiling for vnswitch.
 #[derive(Parser, Debug)]
@@ -178,8 +179,7 @@ fn main() -> Result<()> {
     let mut done = vec![FrameDesc::default(); a.ring as usize];
     let mut rounds = 0u32;
     let mut idle_rounds = 0u32;
-    let mut unkicked = 0usize;
-    let mut first_unkicked_ns = 0u64;
+    let mut sleep = IDLE_SLEEP_MIN;
     loop {
         // Completions of the output back to the pool, the pool into the input's fill ring.
         // SAFETY: the completion ring returns frames of this UMEM the kernel is done with.
@@ -228,28 +228,26 @@ fn main() -> Result<()> {
             c.tx += sent as u64;
             produced_now = sent;
         }
-        // Copy mode only transmits on a kick (up to TX_BUDGET frames per sendto; their
-        // completions come when the receiving side frees the skbs, not in the syscall). Each
-        // kick costs a syscall here and a NAPI wakeup on the receiving side, so kicks are
-        // coalesced: once KICK_BATCH frames wait, or KICK_DELAY_NS after the first waiting one.
-        // While frames are in flight and nothing new came, kick again every 64 rounds in case
-        // the kernel left some on the TX ring (peer ring full).
-        if produced_now > 0 && unkicked == 0 {
-            first_unkicked_ns = monotonic_ns();
-        }
-        unkicked += produced_now;
-        if unkicked >= KICK_BATCH
-            || (unkicked > 0 && monotonic_ns().saturating_sub(first_unkicked_ns) >= KICK_DELAY_NS)
-            || (unkicked == 0 && c.tx > c.completed && idle_rounds % 64 == 63)
-        {
+        // Copy mode only transmits on a kick (up to TX_BUDGET frames per sendto; completions
+        // come when the receiving side frees the skbs, not in the syscall). Kick once per round
+        // that produced, as vnswitch flushes once per round; while frames are in flight and
+        // nothing new came, kick again every 64 rounds in case the kernel left some on the TX
+        // ring (peer ring full).
+        if produced_now > 0 || (c.tx > c.completed && idle_rounds % 64 == 63) {
             c.kicks += 1;
-            unkicked = 0;
             let _ = output.tx.wakeup();
         }
-        if produced_now == 0 {
+        // Idle back-off as vnswitch's worker: after 64 idle rounds, sleep 50 us doubling to
+        // 500 us (frames then wait in the RX ring and come in full bursts).
+        if n == 0 {
             idle_rounds = idle_rounds.wrapping_add(1);
+            if idle_rounds >= IDLE_ROUNDS_BEFORE_SLEEP {
+                std::thread::sleep(sleep);
+                sleep = (sleep * 2).min(IDLE_SLEEP_MAX);
+            }
         } else {
             idle_rounds = 0;
+            sleep = IDLE_SLEEP_MIN;
         }
         if n == 0 && free.len() < BATCH && c.tx == c.completed {
             c.fill_starved += 1;
