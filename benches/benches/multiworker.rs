@@ -39,8 +39,7 @@ const RSS_KEY: [u8; 40] = [
 fn toeplitz(key: &[u8; 40], input: &[u8]) -> u32 {
     let mut result = 0u32;
     let mut window = u32::from_be_bytes([key[0], key[1], key[2], key[3]]);
-    let mut next = 4;
-    for &byte in input {
+    for (next, &byte) in (4..).zip(input) {
         for bit in (0..8).rev() {
             if byte & (1 << bit) != 0 {
                 result ^= window;
@@ -48,7 +47,6 @@ fn toeplitz(key: &[u8; 40], input: &[u8]) -> u32 {
             let key_bit = key.get(next).map_or(0, |k| (k >> bit) & 1);
             window = (window << 1) | u32::from(key_bit);
         }
-        next += 1;
     }
     result
 }

@@ -253,7 +253,9 @@ fn main() -> Result<()> {
             c.fill_starved += 1;
         }
         rounds = rounds.wrapping_add(1);
-        if rounds % 1024 == 0 && (stop.load(Ordering::Relaxed) || end.is_some_and(|e| Instant::now() >= e)) {
+        if rounds.is_multiple_of(1024)
+            && (stop.load(Ordering::Relaxed) || end.is_some_and(|e| Instant::now() >= e))
+        {
             break;
         }
     }
