@@ -9,7 +9,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
 use vnswitch_benches::pktgen::flows::{FlowOrder, FlowSet, SizeSpec, Span};
-use vnswitch_benches::pktgen::run::{run, Config, Mode};
+use vnswitch_benches::pktgen::run::{counter_admin, run, Config, Mode};
 use vnswitch_benches::pktgen::sys::parse_mac;
 use vnswitch_benches::pktgen::xsk::XdpMode;
 
@@ -17,7 +17,9 @@ use vnswitch_benches::pktgen::xsk::XdpMode;
 #[derive(Parser, Debug)]
 #[command(name = "pktgen", version)]
 struct Args {
-    /// tx: send on --dev; rx: receive on --dev; both: send on --dev, receive on --rx-dev.
+    /// tx: send on --dev; rx: receive on --dev; both: send on --dev, receive on --rx-dev;
+    /// count: send on --dev, count on --rx-dev with the XDP counter attached there (no AF_XDP
+    /// reader); counter-attach / counter-detach: put the XDP counter (--xdp-obj) on --dev / remove it.
     #[arg(value_enum)]
     mode: Mode,
     /// Device to send on (tx, both) or receive on (rx).
@@ -95,6 +97,9 @@ struct Args {
     /// Write the report as JSON to FILE, or to stdout with `-` (the text report then goes to stderr).
     #[arg(long)]
     json: Option<String>,
+    /// counter-attach: the XDP counter object (clang -O2 -g -target bpf -c benches/src/pktgen/xdp_count.c).
+    #[arg(long)]
+    xdp_obj: Option<std::path::PathBuf>,
     /// No live line per second.
     #[arg(long, short)]
     quiet: bool,
@@ -120,9 +125,6 @@ fn main() -> Result<()> {
         a.src_port.parse::<Span<u16>>()?,
         a.dst_port.parse::<Span<u16>>()?,
     )?;
-    if a.mode == Mode::Both && a.rx_dev.is_none() {
-        anyhow::bail!("both mode needs --rx-dev");
-    }
     let cfg = Config {
         mode: a.mode,
         dev: a.dev,
@@ -146,7 +148,15 @@ fn main() -> Result<()> {
         drain: secs(a.drain, "--drain")?,
         cpu: a.cpu,
         seed: a.seed,
+        xdp_obj: a.xdp_obj,
     };
+    if matches!(cfg.mode, Mode::CounterAttach | Mode::CounterDetach) {
+        println!("{}", counter_admin(&cfg)?);
+        return Ok(());
+    }
+    if matches!(cfg.mode, Mode::Both | Mode::Count) && cfg.rx_dev.is_none() {
+        anyhow::bail!("{:?} mode needs --rx-dev", cfg.mode);
+    }
     if cfg.mode != Mode::Rx && cfg.count.is_none() && cfg.duration.is_none() {
         eprintln!("pktgen: no --count or --duration: sending until Ctrl-C");
     }

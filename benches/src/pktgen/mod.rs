@@ -1,7 +1,9 @@
 //! pktgen: the AF_XDP traffic generator of the vnswitch benchmarks. `frame` builds and parses
 //! stamped UDP frames, `flows` says what to send, `rate` paces it, `stats` accounts for what came
-//! back, `xsk` holds the sockets, `sys` the namespace/MAC helpers and `run` the generator loop.
+//! back, `xsk` holds the sockets, `counter` the XDP counting receiver (`xdp_count.c`), `sys` the
+//! namespace/MAC helpers and `run` the generator loop.
 
+pub mod counter;
 pub mod flows;
 pub mod frame;
 pub mod rate;
@@ -33,6 +35,9 @@ pub enum PktgenError {
     /// An AF_XDP socket or UMEM could not be set up.
     #[error("AF_XDP on {dev}: {msg}")]
     Xsk { dev: String, msg: String },
+    /// The XDP counting receiver could not be attached, found or read.
+    #[error("XDP counter on {dev}: {msg}")]
+    Counter { dev: String, msg: String },
     /// Writing the report or another I/O error.
     #[error("{0}")]
     Io(#[from] std::io::Error),

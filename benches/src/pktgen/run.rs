@@ -1,7 +1,10 @@
 //! The generator loop: one thread that transmits paced batches, receives and accounts stamped
 //! frames, prints a live line per second on stderr, and returns the final [`Report`]. In `both`
 //! mode TX and RX alternate in the same loop, so one core is enough and timestamps share a clock.
+//! In `count` mode the loop only transmits: an XDP program on the receiving device counts and
+//! timestamps what arrives ([`super::counter`]), and the report is the difference of its maps.
 
+use super::counter::{self, Counter};
 use super::flows::{FlowOrder, FlowPicker, FlowSet, SizePicker, SizeSpec, XorShift};
 use super::frame::{buffer_len, parse_frame, write_frame, FlowTuple, MacPair, Parsed, Stamp, FCS_LEN};
 use super::rate::TokenBucket;
@@ -22,6 +25,12 @@ pub enum Mode {
     Rx,
     /// Transmit on `dev` and receive on `rx_dev` in the same loop (loss and latency end to end).
     Both,
+    /// Transmit on `dev`; count what arrives on `rx_dev` with the XDP counter attached there.
+    Count,
+    /// Attach the XDP counter (`--xdp-obj`, built from xdp_count.c) to `dev` and exit.
+    CounterAttach,
+    /// Detach the XDP counter from `dev` and exit.
+    CounterDetach,
 }
 
 impl Mode {
@@ -30,6 +39,9 @@ impl Mode {
             Mode::Tx => "tx",
             Mode::Rx => "rx",
             Mode::Both => "both",
+            Mode::Count => "count",
+            Mode::CounterAttach => "counter-attach",
+            Mode::CounterDetach => "counter-detach",
         }
     }
 }
@@ -70,6 +82,8 @@ pub struct Config {
     pub drain: Duration,
     pub cpu: Option<usize>,
     pub seed: u64,
+    /// counter-attach: the compiled XDP counter object.
+    pub xdp_obj: Option<std::path::PathBuf>,
 }
 
 struct TxSide {
@@ -147,6 +161,33 @@ fn rate_of(count: u64, ns: u64) -> f64 {
     }
 }
 
+/// counter-attach / counter-detach: attaches or detaches the XDP counter on `cfg.dev` (in
+/// `cfg.netns`) and returns a one-line message.
+pub fn counter_admin(cfg: &Config) -> Result<String, PktgenError> {
+    sys::raise_memlock_limit();
+    let home = Netns::current()?;
+    let dev = cfg.dev.as_str();
+    match cfg.mode {
+        Mode::CounterAttach => {
+            let obj = cfg.xdp_obj.as_deref().ok_or(PktgenError::BadArgument {
+                what: "--xdp-obj (required by counter-attach)",
+                value: String::new(),
+            })?;
+            let mode = in_ns(cfg.netns.as_deref(), &home, || counter::attach(dev, obj, cfg.xdp_mode))?;
+            Ok(format!("pktgen: XDP counter attached to {dev} ({mode})"))
+        }
+        Mode::CounterDetach => {
+            let done = in_ns(cfg.netns.as_deref(), &home, || counter::detach(dev))?;
+            Ok(if done {
+                format!("pktgen: XDP counter detached from {dev}")
+            } else {
+                format!("pktgen: no XDP program on {dev}")
+            })
+        }
+        _ => Err(PktgenError::BadArgument { what: "mode for counter_admin", value: cfg.mode.name().into() }),
+    }
+}
+
 /// Runs the generator until its count or duration is reached or `stop` is set.
 pub fn run(cfg: &Config, stop: &AtomicBool) -> Result<Report, PktgenError> {
     sys::raise_memlock_limit();
@@ -157,7 +198,7 @@ pub fn run(cfg: &Config, stop: &AtomicBool) -> Result<Report, PktgenError> {
     let batch = cfg.batch.clamp(1, BATCH);
 
     let (rx_dev, rx_ns) = match cfg.mode {
-        Mode::Tx => (None, None),
+        Mode::Tx | Mode::Count | Mode::CounterAttach | Mode::CounterDetach => (None, None),
         Mode::Rx => (Some(cfg.dev.as_str()), cfg.netns.as_deref()),
         Mode::Both => {
             let dev = cfg.rx_dev.as_deref().ok_or(PktgenError::BadArgument {
@@ -226,6 +267,17 @@ pub fn run(cfg: &Config, stop: &AtomicBool) -> Result<Report, PktgenError> {
         }
     };
 
+    let mut counter = None;
+    if cfg.mode == Mode::Count {
+        let dev = cfg.rx_dev.as_deref().ok_or(PktgenError::BadArgument {
+            what: "--rx-dev (required in count mode)",
+            value: String::new(),
+        })?;
+        let mut c = in_ns(cfg.rx_netns.as_deref(), &home, || Counter::find(dev))?;
+        let before = c.read(true)?;
+        counter = Some((c, before));
+    }
+
     let start = monotonic_ns();
     let end = cfg.duration.map(|d| start.saturating_add(d.as_nanos() as u64));
     let mut next_tick = start + 1_000_000_000;
@@ -290,7 +342,10 @@ pub fn run(cfg: &Config, stop: &AtomicBool) -> Result<Report, PktgenError> {
         if now >= next_tick {
             let secs = (now - start) as f64 / 1e9;
             let tx_n = tx.as_ref().map_or(0, |t| t.sent);
-            let rx_n = rx.as_ref().map_or(0, |r| r.packets);
+            let mut rx_n = rx.as_ref().map_or(0, |r| r.packets);
+            if let Some((c, before)) = counter.as_mut() {
+                rx_n = c.read(false).map_or(tick_rx, |s| s.stamped.saturating_sub(before.stamped));
+            }
             let (dtx, drx) = (tx_n - tick_tx, rx_n - tick_rx);
             let mut p99 = 0;
             if let Some(r) = rx.as_mut() {
@@ -302,6 +357,7 @@ pub fn run(cfg: &Config, stop: &AtomicBool) -> Result<Report, PktgenError> {
             }
             if cfg.live {
                 let loss = match (&tx, &rx) {
+                    (Some(_), _) if counter.is_some() && dtx > 0 => (1.0 - drx as f64 / dtx as f64).max(0.0),
                     (Some(_), Some(_)) if dtx > 0 => (1.0 - drx as f64 / dtx as f64).max(0.0),
                     (None, Some(r)) => {
                         let exp = r.seq.highest().map_or(0, |h| h + 1);
@@ -313,13 +369,16 @@ pub fn run(cfg: &Config, stop: &AtomicBool) -> Result<Report, PktgenError> {
                     }
                     _ => 0.0,
                 };
+                // count mode: the latency histogram is read once, at the end.
+                let p99 =
+                    if counter.is_some() { "-".to_string() } else { format!("{:.1}", p99 as f64 / 1000.0) };
                 eprintln!(
-                    "pktgen {:>5.1}s  tx {:>7.3} Mpps  rx {:>7.3} Mpps  loss {:>7.3}%  p99 {:>8.1} us",
+                    "pktgen {:>5.1}s  tx {:>7.3} Mpps  rx {:>7.3} Mpps  loss {:>7.3}%  p99 {:>8} us",
                     secs,
                     dtx as f64 / 1e6,
                     drx as f64 / 1e6,
                     loss * 100.0,
-                    p99 as f64 / 1000.0
+                    p99
                 );
             }
             tick_tx = tx_n;
@@ -332,6 +391,10 @@ pub fn run(cfg: &Config, stop: &AtomicBool) -> Result<Report, PktgenError> {
 
         // Termination.
         let finished = match cfg.mode {
+            Mode::Count => tx.as_ref().is_none_or(|t| {
+                t.done_at.is_some_and(|d| stopping || now >= d + cfg.drain.as_nanos() as u64)
+            }),
+            Mode::CounterAttach | Mode::CounterDetach => true,
             Mode::Tx => tx.as_ref().is_some_and(|t| {
                 t.done_at.is_some_and(|d| t.port.in_flight() == 0 || now >= d + 1_000_000_000)
             }),
@@ -366,6 +429,7 @@ pub fn run(cfg: &Config, stop: &AtomicBool) -> Result<Report, PktgenError> {
                         std::hint::spin_loop();
                     }
                 }
+                (Some(_), None) if counter.is_some() => std::thread::sleep(Duration::from_millis(1)),
                 (None, Some(r)) if now.saturating_sub(last_rx_activity) > 2_000_000 => r.port.wait(1),
                 _ => std::hint::spin_loop(),
             }
@@ -380,6 +444,8 @@ pub fn run(cfg: &Config, stop: &AtomicBool) -> Result<Report, PktgenError> {
         rate_pps: cfg.rate_pps,
         tx: None,
         rx: None,
+        latency_cdf: None,
+        generator_limited: None,
     };
     if let Some(t) = &tx {
         let ns = t.done_at.unwrap_or_else(monotonic_ns).saturating_sub(start);
@@ -421,6 +487,37 @@ pub fn run(cfg: &Config, stop: &AtomicBool) -> Result<Report, PktgenError> {
             xdp_rx_ring_full: ring_full,
             xdp_fill_ring_empty: fill_empty,
         });
+    }
+    if let (Some((c, before)), Some(t)) = (counter.as_mut(), &report.tx) {
+        let got = c.read(true)?.since(before);
+        let (hist, cdf) = counter::histogram_of(&got.buckets);
+        let ns = (t.seconds * 1e9) as u64;
+        let lost = t.packets.saturating_sub(got.stamped);
+        let rx_pps = rate_of(got.stamped, ns);
+        report.xdp_mode = "xdp-counter".to_string();
+        report.generator_limited =
+            Some(if cfg.rate_pps == 0 { rx_pps >= 0.97 * t.pps } else { t.pps < 0.97 * cfg.rate_pps as f64 });
+        report.rx = Some(RxReport {
+            device: c.device().to_string(),
+            packets: got.stamped,
+            bytes: got.bytes + got.stamped * FCS_LEN as u64,
+            seconds: t.seconds,
+            pps: rx_pps,
+            gbps: rate_of(got.bytes + got.stamped * FCS_LEN as u64, ns) * 8.0 / 1e9,
+            unique: got.stamped,
+            duplicates: 0,
+            reordered: 0,
+            foreign: got.other,
+            bad_ip_checksum: 0,
+            expected: t.packets,
+            lost,
+            loss_ratio: if t.packets > 0 { lost as f64 / t.packets as f64 } else { 0.0 },
+            latency: LatencySummary::from_histogram(&hist),
+            xdp_rx_dropped: 0,
+            xdp_rx_ring_full: 0,
+            xdp_fill_ring_empty: 0,
+        });
+        report.latency_cdf = Some(cdf);
     }
     drop(tx);
     if let Some(r) = rx {

@@ -211,6 +211,14 @@ pub struct Report {
     pub rate_pps: u64,
     pub tx: Option<TxReport>,
     pub rx: Option<RxReport>,
+    /// `count` mode: one-way latency CDF points `[ns, fraction of frames <= ns]`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub latency_cdf: Option<Vec<[f64; 2]>>,
+    /// `count` mode: whether the generator, not the path, set the figure: with unlimited rate,
+    /// the path delivered >= 97% of what was offered (the path may forward more); with a set
+    /// rate, the generator offered < 97% of it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub generator_limited: Option<bool>,
 }
 
 fn us(ns: u64) -> f64 {
@@ -270,10 +278,25 @@ impl Report {
                 us(l.max_ns),
                 l.samples
             ));
+            if self.xdp_mode == "xdp-counter" {
+                return s + &self.generator_note();
+            }
             s.push_str(&format!(
                 "   xdp socket: rx_dropped {} rx_ring_full {} fill_ring_empty {}\n",
                 rx.xdp_rx_dropped, rx.xdp_rx_ring_full, rx.xdp_fill_ring_empty
             ));
+        }
+        s + &self.generator_note()
+    }
+
+    fn generator_note(&self) -> String {
+        let mut s = String::new();
+        if self.generator_limited == Some(true) {
+            s.push_str(if self.rate_pps == 0 {
+                "WARNING: generator-limited: the path delivered >= 97% of what was offered; its own limit may be higher\n"
+            } else {
+                "WARNING: generator-limited: pktgen offered < 97% of the requested rate\n"
+            });
         }
         s
     }
