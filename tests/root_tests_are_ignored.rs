@@ -75,8 +75,12 @@ fn every_root_only_test_is_ignored_with_a_needs_root_reason() {
             let Some(fn_line) = lines.get(j) else { continue };
             let name =
                 fn_line.trim_start().trim_start_matches("fn ").split('(').next().unwrap_or("").to_string();
-            let body_end =
-                (j + 1..lines.len()).find(|&k| lines[k].trim_start() == "#[test]").unwrap_or(lines.len());
+            // The body ends at the closing brace at the fn's own indentation (or the next test).
+            let indent = &fn_line[..fn_line.len() - fn_line.trim_start().len()];
+            let close = format!("{indent}}}");
+            let body_end = (j + 1..lines.len())
+                .find(|&k| lines[k] == close || lines[k].trim_start() == "#[test]")
+                .unwrap_or(lines.len());
             let body = lines[j + 1..body_end].join("\n");
             let needs_root = checking.contains(&name)
                 || checking.iter().any(|helper| helper != &name && body.contains(&format!("{helper}(")));
