@@ -158,67 +158,16 @@ impl Drop for Overlay {
     }
 }
 
-/// A background `tcpdump -l -n -v -i IF FILTER` in a namespace, confirmed listening.
-struct Capture {
-    child: Child,
-    lines: Arc<Mutex<Vec<String>>>,
-}
+/// A background tcpdump on interface `ifname` of `ns` (the shared harness's, any interface).
+struct Capture(common::Capture);
 
 impl Capture {
     fn start(ns: &str, ifname: &str, filter: &str) -> Capture {
-        let mut args = vec!["netns", "exec", ns, "tcpdump", "-l", "-n", "-v", "-i", ifname];
-        args.extend(filter.split_whitespace());
-        let mut child = Command::new("ip")
-            .args(&args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("tcpdump");
-        let lines = Arc::new(Mutex::new(Vec::new()));
-        let ready = Arc::new(Mutex::new(false));
-        if let Some(out) = child.stdout.take() {
-            let lines = lines.clone();
-            std::thread::spawn(move || {
-                for l in BufReader::new(out).lines().map_while(Result::ok) {
-                    lines.lock().unwrap_or_else(|e| e.into_inner()).push(l);
-                }
-            });
-        }
-        if let Some(err) = child.stderr.take() {
-            let ready = ready.clone();
-            std::thread::spawn(move || {
-                for l in BufReader::new(err).lines().map_while(Result::ok) {
-                    if l.contains("listening on") {
-                        *ready.lock().unwrap_or_else(|e| e.into_inner()) = true;
-                    }
-                }
-            });
-        }
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while !*ready.lock().unwrap_or_else(|e| e.into_inner()) && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        assert!(*ready.lock().unwrap_or_else(|e| e.into_inner()), "tcpdump in {ns} did not start");
-        std::thread::sleep(Duration::from_millis(100));
-        Capture { child, lines }
+        Capture(common::Capture::start_on(ns, ifname, false, filter))
     }
 
-    fn finish(mut self) -> String {
-        std::thread::sleep(Duration::from_millis(300));
-        // SAFETY: kill(2) on the pid of our own child.
-        unsafe { libc::kill(self.child.id() as i32, libc::SIGINT) };
-        let _ = self.child.wait();
-        std::thread::sleep(Duration::from_millis(100));
-        let v = self.lines.lock().unwrap_or_else(|e| e.into_inner()).join("\n");
-        v
-    }
-}
-
-impl Drop for Capture {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+    fn finish(self) -> String {
+        self.0.finish().join("\n")
     }
 }
 

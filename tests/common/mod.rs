@@ -225,7 +225,12 @@ pub struct Capture {
 
 impl Capture {
     pub fn start(ns: &str, inbound_only: bool, filter: &str) -> Capture {
-        let mut args = vec!["netns", "exec", ns, "tcpdump", "-l", "-n", "-v", "-i", "eth0"];
+        Self::start_on(ns, "eth0", inbound_only, filter)
+    }
+
+    /// As [`Capture::start`] on interface `ifname` of the namespace.
+    pub fn start_on(ns: &str, ifname: &str, inbound_only: bool, filter: &str) -> Capture {
+        let mut args = vec!["netns", "exec", ns, "tcpdump", "-l", "-n", "-v", "-i", ifname];
         if inbound_only {
             args.extend_from_slice(&["-Q", "in"]);
         }
