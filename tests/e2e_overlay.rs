@@ -10,7 +10,6 @@
 mod common;
 
 use common::{ns_exec, require_root, stat_value, text};
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -59,31 +58,13 @@ impl Overlay {
         let topo = dir.path().join("overlay.ron");
         std::fs::write(&topo, edit(std::fs::read_to_string(src).expect("read overlay.ron"))).expect("write");
         let stats_file = dir.path().join("stats.txt");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_vnswitch"))
-            .arg("run")
-            .arg(&topo)
-            .args(["--lab", "--no-console", "--telnet", "127.0.0.1:0", "--stats-file"])
-            .arg(&stats_file)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start vnswitch");
-        let log = Arc::new(Mutex::new(Vec::new()));
-        for stream in [
-            child.stdout.take().map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
-            child.stderr.take().map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
-        ]
-        .into_iter()
-        .flatten()
-        {
-            let log = log.clone();
-            std::thread::spawn(move || {
-                for line in BufReader::new(stream).lines().map_while(Result::ok) {
-                    log.lock().unwrap_or_else(|e| e.into_inner()).push(line);
-                }
-            });
-        }
+        let (child, log) = common::spawn_logged(
+            Command::new(env!("CARGO_BIN_EXE_vnswitch"))
+                .arg("run")
+                .arg(&topo)
+                .args(["--lab", "--no-console", "--telnet", "127.0.0.1:0", "--stats-file"])
+                .arg(&stats_file),
+        );
         let mut o =
             Overlay { child: Some(child), log, telnet_port: 0, stats_file, _dir: dir, _serial: serial };
         let deadline = Instant::now() + Duration::from_secs(30);

@@ -6,7 +6,6 @@
 mod common;
 
 use common::{ns_exec, require_root, stat_value, text};
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -39,31 +38,13 @@ impl Node {
     fn start(topology: &str, dir: &Path) -> Node {
         let file = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("topologies").join(topology);
         let stats = dir.join(format!("{topology}.stats"));
-        let mut child = Command::new(env!("CARGO_BIN_EXE_vnswitch"))
-            .arg("run")
-            .arg(&file)
-            .args(["--lab", "--no-console", "--telnet", "127.0.0.1:0", "--stats-file"])
-            .arg(&stats)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start vnswitch");
-        let log = Arc::new(Mutex::new(Vec::new()));
-        for s in [
-            child.stdout.take().map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
-            child.stderr.take().map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
-        ]
-        .into_iter()
-        .flatten()
-        {
-            let log = log.clone();
-            std::thread::spawn(move || {
-                for l in BufReader::new(s).lines().map_while(Result::ok) {
-                    log.lock().unwrap_or_else(|e| e.into_inner()).push(l);
-                }
-            });
-        }
+        let (child, log) = common::spawn_logged(
+            Command::new(env!("CARGO_BIN_EXE_vnswitch"))
+                .arg("run")
+                .arg(&file)
+                .args(["--lab", "--no-console", "--telnet", "127.0.0.1:0", "--stats-file"])
+                .arg(&stats),
+        );
         let mut n = Node { child, log, stats };
         let deadline = Instant::now() + Duration::from_secs(30);
         while !n.log_text().contains("vnswitch: running") {
