@@ -9,7 +9,6 @@
 mod common;
 
 use common::*;
-use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -82,31 +81,13 @@ impl App {
         let dir = tempfile::tempdir().expect("tempdir");
         let topo = dir.path().join("topology.ron");
         std::fs::write(&topo, lab.topology()).expect("write topology");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_vnswitch"))
-            .arg("run")
-            .arg(&topo)
-            .args(["--lab", "--no-console", "--telnet", "127.0.0.1:0", "--metrics", "127.0.0.1:0"])
-            .args(["--worker-sched", "normal"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start vnswitch");
-        let log = Arc::new(Mutex::new(Vec::new()));
-        for stream in [
-            child.stdout.take().map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
-            child.stderr.take().map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
-        ]
-        .into_iter()
-        .flatten()
-        {
-            let log = log.clone();
-            std::thread::spawn(move || {
-                for line in BufReader::new(stream).lines().map_while(Result::ok) {
-                    log.lock().unwrap_or_else(|e| e.into_inner()).push(line);
-                }
-            });
-        }
+        let (child, log) = common::spawn_logged(
+            Command::new(env!("CARGO_BIN_EXE_vnswitch"))
+                .arg("run")
+                .arg(&topo)
+                .args(["--lab", "--no-console", "--telnet", "127.0.0.1:0", "--metrics", "127.0.0.1:0"])
+                .args(["--worker-sched", "normal"]),
+        );
         let mut app = App {
             lab,
             _dir: dir,

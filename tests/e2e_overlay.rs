@@ -10,7 +10,7 @@
 mod common;
 
 use common::{ns_exec, require_root, stat_value, text};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -26,16 +26,7 @@ fn serial() -> MutexGuard<'static, ()> {
 
 /// Removes the overlay lab by name (a safety net behind the appliance's own teardown).
 fn cleanup() {
-    for dev in DEVICES {
-        if Path::new("/sys/class/net").join(dev).exists() {
-            let _ = Command::new("ip").args(["link", "del", "dev", dev]).stderr(Stdio::null()).status();
-        }
-    }
-    for ns in NAMESPACES {
-        if Path::new("/run/netns").join(ns).exists() {
-            let _ = Command::new("ip").args(["netns", "del", ns]).stderr(Stdio::null()).status();
-        }
-    }
+    common::remove_lab(&NAMESPACES, &DEVICES);
 }
 
 /// The overlay appliance with its lab; stopped and removed on drop.

@@ -7,7 +7,7 @@ mod common;
 
 use common::{ns_exec, require_root, stat_value, text};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -15,16 +15,7 @@ const NAMESPACES: [&str; 2] = ["vns-2-x", "vns-2-y"];
 const DEVICES: [&str; 3] = ["vns-2a-up", "vns-2x-sw", "vns-2y-sw"];
 
 fn cleanup() {
-    for dev in DEVICES {
-        if Path::new("/sys/class/net").join(dev).exists() {
-            let _ = Command::new("ip").args(["link", "del", "dev", dev]).stderr(Stdio::null()).status();
-        }
-    }
-    for ns in NAMESPACES {
-        if Path::new("/run/netns").join(ns).exists() {
-            let _ = Command::new("ip").args(["netns", "del", ns]).stderr(Stdio::null()).status();
-        }
-    }
+    common::remove_lab(&NAMESPACES, &DEVICES);
 }
 
 /// One appliance process.

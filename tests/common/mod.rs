@@ -187,6 +187,21 @@ impl Drop for Appliance {
     }
 }
 
+/// Removes lab objects by name, whatever exists of them (idempotent; the safety net of tests
+/// whose lab names are fixed by a topology).
+pub fn remove_lab(namespaces: &[&str], devices: &[&str]) {
+    for dev in devices {
+        if std::path::Path::new("/sys/class/net").join(dev).exists() {
+            let _ = Command::new("ip").args(["link", "del", "dev", dev]).stderr(Stdio::null()).status();
+        }
+    }
+    for ns in namespaces {
+        if std::path::Path::new("/run/netns").join(ns).exists() {
+            let _ = Command::new("ip").args(["netns", "del", ns]).stderr(Stdio::null()).status();
+        }
+    }
+}
+
 /// Starts `cmd` (stdin closed) with every line it prints on stdout and stderr collected.
 pub fn spawn_logged(cmd: &mut Command) -> (Child, Arc<Mutex<Vec<String>>>) {
     let mut child = cmd
