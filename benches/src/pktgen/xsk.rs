@@ -36,6 +36,29 @@ fn xsk_err(dev: &str, what: &str, e: impl std::error::Error) -> PktgenError {
     PktgenError::Xsk { dev: dev.to_string(), msg }
 }
 
+/// How long a bind that finds the queue busy is retried. Closing an AF_XDP socket releases its
+/// queue in deferred kernel work, so a socket bound right after another on the same queue (two runs
+/// back to back) can see EBUSY for a few milliseconds.
+const BUSY_RETRY: std::time::Duration = std::time::Duration::from_secs(3);
+
+fn is_busy(e: &PktgenError) -> bool {
+    matches!(e, PktgenError::Xsk { msg, .. } if msg.contains("os error 16"))
+}
+
+/// Runs `open` again while the queue is still held by a socket being released (EBUSY), up to
+/// [`BUSY_RETRY`]; any other error, or EBUSY past the deadline, is returned as it is.
+fn retry_busy<T>(mut open: impl FnMut() -> Result<T, PktgenError>) -> Result<T, PktgenError> {
+    let deadline = std::time::Instant::now() + BUSY_RETRY;
+    loop {
+        match open() {
+            Err(e) if is_busy(&e) && std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            other => return other,
+        }
+    }
+}
+
 fn new_umem(dev: &str) -> Result<(Umem, Vec<FrameDesc>), PktgenError> {
     let qs = |n| QueueSize::new(n).map_err(|e| xsk_err(dev, "queue size", e));
     let config = UmemConfig::builder()
@@ -113,6 +136,10 @@ impl TxPort {
     /// is attached (a transmit-only socket needs none), so the device's kernel stack keeps
     /// working: ARP, routes and everything else are untouched.
     pub fn open(dev: &str, queue: u32) -> Result<Self, PktgenError> {
+        retry_busy(|| Self::open_once(dev, queue))
+    }
+
+    fn open_once(dev: &str, queue: u32) -> Result<Self, PktgenError> {
         let (umem, descs) = new_umem(dev)?;
         let qs = |n| QueueSize::new(n).map_err(|e| xsk_err(dev, "queue size", e));
         let config = SocketConfig::builder()
@@ -246,7 +273,7 @@ impl RxPort {
         };
         let mut errors = Vec::new();
         for &(flags, name) in attempts {
-            match Self::open_with(dev, queue, flags, name) {
+            match retry_busy(|| Self::open_with(dev, queue, flags, name)) {
                 Ok(port) => return Ok(port),
                 Err(e) => errors.push(e.to_string()),
             }
