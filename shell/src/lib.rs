@@ -4,6 +4,8 @@
 //!
 //! CONTRACT (called by the binary): [`ShellContext`], [`run_console`], [`spawn_telnet`],
 //! [`TelnetServer`]; the data plane plugs in through the [`StatsSource`] and [`Prober`] traits.
+//! Other front ends (SSH, in-band telnet) run sessions over their own streams with
+//! [`vty::serve`] ([`vty::VtyStream`], [`vty::VtyOptions`], [`vty::new_session`]).
 
 pub mod audit;
 pub mod auth;
@@ -16,6 +18,7 @@ pub mod providers;
 pub mod session;
 pub mod telnet;
 pub mod tree;
+pub mod vty;
 
 pub use audit::{AuditEntry, AuditLog};
 pub use auth::{hash_password, verify_password, LoginThrottle};
@@ -59,6 +62,8 @@ pub struct ShellContext {
     pub throttle: LoginThrottle,
     /// Live sessions for `show users`.
     pub sessions: sessions::SessionRegistry,
+    /// Remote lines in use (logged in, logging in), shared by telnet, SSH and in-band sessions.
+    pub lines: Arc<vty::VtyLines>,
     /// When the shell context was built (uptime in `show version`).
     pub started: Instant,
     /// Wall-clock time at start.
@@ -94,6 +99,7 @@ impl ShellContext {
             audit: AuditLog::new(),
             throttle: LoginThrottle::new(),
             sessions: sessions::SessionRegistry::default(),
+            lines: Arc::new(vty::VtyLines::default()),
             started: Instant::now(),
             started_wall: SystemTime::now(),
             capture: None,

@@ -347,6 +347,11 @@ impl Session {
         }
     }
 
+    /// Whether a user has logged in (or was made the session's user) yet.
+    pub fn logged_in(&self) -> bool {
+        !self.state.user.name.is_empty()
+    }
+
     /// Whether the session has ended (logout, exit from exec).
     pub fn closed(&self) -> bool {
         self.state.closed

@@ -1,22 +1,16 @@
-//! The telnet front end: one std thread per TCP session (capped), option negotiation (WILL
-//! ECHO, WILL SUPPRESS-GO-AHEAD, DO NAWS), IAC stripping including subnegotiation, the login
-//! dialogue, the [`crate::editor::LineEditor`] over the shared command tree, `--More--` paging
-//! and the idle timeout. Malformed input ends only its own session, with a message.
-//!
-//! Connections that have not logged in are accounted apart from logged-in sessions, so they
-//! cannot take the lines operators need: at most `throttle.pending_max` of them at once (a
-//! further connection evicts the least recently active one), each must finish logging in
-//! within `throttle.login_timeout`, and a source blocked after repeated failures is refused.
-//! Logged-in sessions are capped by `max_sessions`.
+//! The telnet front end: the TCP accept loop (one std thread per session, capped) and the
+//! protocol itself — option negotiation (WILL ECHO, WILL SUPPRESS-GO-AHEAD, DO NAWS), IAC
+//! stripping including subnegotiation. The session over the connection (login, editor,
+//! paging, timeouts, line accounting) is [`crate::vty`], shared with SSH and in-band telnet.
+//! Malformed input ends only its own session, with a message.
 
-use crate::editor::{push_crlf, EditEvent, LineCompleter, LineEditor, NoCompletion};
-use crate::session::{LoginResult, Mode, Session, MAX_LINE};
+use crate::vty::{self, VtyOptions};
 use crate::ShellContext;
-use std::io::{self, ErrorKind, Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::io::Write;
+use std::net::TcpListener;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
 
 pub const IAC: u8 = 255;
 pub const DONT: u8 = 254;
@@ -39,8 +33,6 @@ pub const OPT_NAWS: u8 = 31;
 
 /// Longest subnegotiation accepted.
 const SB_MAX: usize = 64;
-/// Login attempts per connection.
-const LOGIN_ATTEMPTS: usize = 3;
 
 /// Our initial negotiation.
 pub const NEGOTIATION: [u8; 9] = [IAC, WILL, OPT_ECHO, IAC, WILL, OPT_SGA, IAC, DO, OPT_NAWS];
@@ -174,241 +166,10 @@ impl TelnetParser {
     }
 }
 
-/// Why a connection ends.
-#[derive(Debug)]
-enum End {
-    Closed,
-    Timeout,
-    /// The login deadline passed.
-    LoginTimeout,
-    /// Evicted while logging in, to make room for a newer connection.
-    Evicted,
-    Protocol(String),
-    Io,
-}
-
-impl From<io::Error> for End {
-    fn from(_: io::Error) -> End {
-        End::Io
-    }
-}
-
-/// One connection: socket, protocol state, pending input bytes.
-struct Conn {
-    stream: TcpStream,
-    parser: TelnetParser,
-    pending: std::collections::VecDeque<u8>,
-    last_activity: Instant,
-    /// Idle limit (zero: none).
-    idle: Duration,
-    stop: Arc<AtomicBool>,
-    /// While logging in: this connection's entry among the pending ones.
-    login_slot: Option<Arc<PendingSlot>>,
-    lines: Arc<Lines>,
-}
-
-impl Conn {
-    fn write(&mut self, bytes: &[u8]) -> Result<(), End> {
-        self.stream.write_all(bytes)?;
-        Ok(())
-    }
-
-    fn write_text(&mut self, text: &str) -> Result<(), End> {
-        let mut out = Vec::with_capacity(text.len() + 16);
-        push_crlf(&mut out, text);
-        self.write(&out)
-    }
-
-    /// Next data byte; ends on close, idle timeout or a protocol error.
-    fn next_byte(&mut self, deadline: Option<Instant>) -> Result<u8, End> {
-        loop {
-            if let Some(b) = self.pending.pop_front() {
-                return Ok(b);
-            }
-            if self.stop.load(Ordering::Relaxed) {
-                return Err(End::Closed);
-            }
-            if self.login_slot.as_ref().is_some_and(|p| p.evicted.load(Ordering::SeqCst)) {
-                return Err(End::Evicted);
-            }
-            let now = Instant::now();
-            if !self.idle.is_zero() && now.duration_since(self.last_activity) >= self.idle {
-                return Err(End::Timeout);
-            }
-            if deadline.is_some_and(|d| now >= d) {
-                return Err(End::LoginTimeout);
-            }
-            let mut buf = [0u8; 512];
-            match self.stream.read(&mut buf) {
-                // An evicted connection's read side is shut down: it reads end of file.
-                Ok(0) if self.login_slot.as_ref().is_some_and(|p| p.evicted.load(Ordering::SeqCst)) => {
-                    return Err(End::Evicted)
-                }
-                Ok(0) => return Err(End::Closed),
-                Ok(n) => {
-                    self.last_activity = Instant::now();
-                    if let Some(p) = &self.login_slot {
-                        p.active_ms.store(self.lines.now_ms(), Ordering::Relaxed);
-                    }
-                    let mut data = Vec::with_capacity(n);
-                    let mut reply = Vec::new();
-                    self.parser
-                        .input(&buf[..n], &mut data, &mut reply)
-                        .map_err(|e| End::Protocol(format!("broken telnet sequence ({e})")))?;
-                    if !reply.is_empty() {
-                        self.write(&reply)?;
-                    }
-                    self.pending.extend(data);
-                }
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted
-                    ) => {}
-                Err(_) => return Err(End::Io),
-            }
-        }
-    }
-
-    /// Reads a line with the editor; `Ok(None)` for Ctrl-C/Ctrl-Z handled by the caller.
-    fn read_line(
-        &mut self,
-        editor: &mut LineEditor,
-        prompt: &str,
-        completer: &dyn LineCompleter,
-        deadline: Option<Instant>,
-    ) -> Result<EditEvent, End> {
-        self.write(prompt.as_bytes())?;
-        editor.start(prompt);
-        let mut out = Vec::new();
-        loop {
-            let b = self.next_byte(deadline)?;
-            out.clear();
-            let ev = editor.feed(b, completer, &mut out);
-            if !out.is_empty() {
-                self.write(&out)?;
-            }
-            match ev {
-                EditEvent::None => {}
-                EditEvent::TooLong => {
-                    return Err(End::Protocol(format!("line longer than {MAX_LINE} characters")))
-                }
-                EditEvent::Garbage => return Err(End::Protocol("binary or control input".into())),
-                other => return Ok(other),
-            }
-        }
-    }
-
-    /// Writes output, pausing with ` --More-- ` every `page` lines (0: no paging).
-    fn page(&mut self, text: &str, page: usize) -> Result<(), End> {
-        if page == 0 {
-            return self.write_text(text);
-        }
-        let lines: Vec<&str> = text.split_inclusive('\n').collect();
-        let mut shown = 0;
-        let mut budget = page.saturating_sub(1).max(1);
-        while shown < lines.len() {
-            let end = (shown + budget).min(lines.len());
-            let chunk: String = lines[shown..end].concat();
-            self.write_text(&chunk)?;
-            shown = end;
-            if shown >= lines.len() {
-                break;
-            }
-            self.write(b" --More-- ")?;
-            // NUL and LF are the tails of a telnet CR NUL / CR LF Enter: not keys.
-            let mut key = self.next_byte(None)?;
-            while key == 0 || key == b'\n' {
-                key = self.next_byte(None)?;
-            }
-            self.write(
-                b"\x08\x08\x08\x08\x08\x08\x08\x08\x08\x08          \x08\x08\x08\x08\x08\x08\x08\x08\x08\x08",
-            )?;
-            match key {
-                b' ' => budget = page.saturating_sub(1).max(1),
-                b'\r' => budget = 1,
-                _ => return Ok(()),
-            }
-        }
-        Ok(())
-    }
-}
-
-struct SessionCompleter<'a>(&'a Session);
-
-impl LineCompleter for SessionCompleter<'_> {
-    fn complete(&self, line: &str) -> (usize, Vec<String>) {
-        self.0.complete(line)
-    }
-    fn help(&self, line: &str) -> String {
-        self.0.help(line)
-    }
-}
-
-/// A connection that has not logged in yet.
-struct PendingSlot {
-    id: u64,
-    /// A handle on the socket, to wake the session thread when evicted.
-    stream: TcpStream,
-    /// Last input, in ms since [`Lines::epoch`].
-    active_ms: AtomicU64,
-    evicted: AtomicBool,
-}
-
-/// Line accounting shared by the accept loop and the session threads.
-struct Lines {
-    epoch: Instant,
-    pending: Mutex<Vec<Arc<PendingSlot>>>,
-    /// Logged-in telnet sessions.
-    authed: AtomicUsize,
-    next_id: AtomicU64,
-}
-
-impl Lines {
-    fn now_ms(&self) -> u64 {
-        u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
-    }
-
-    /// Registers a new pending connection; when `max` are pending already, evicts the least
-    /// recently active one first and returns its id.
-    fn admit(&self, stream: TcpStream, max: usize) -> (Arc<PendingSlot>, Option<u64>) {
-        let slot = Arc::new(PendingSlot {
-            id: self.next_id.fetch_add(1, Ordering::Relaxed),
-            stream,
-            active_ms: AtomicU64::new(self.now_ms()),
-            evicted: AtomicBool::new(false),
-        });
-        let mut g = self.pending.lock().unwrap_or_else(|e| e.into_inner());
-        let mut evicted = None;
-        if g.len() >= max.max(1) {
-            if let Some(i) = (0..g.len()).min_by_key(|&i| (g[i].active_ms.load(Ordering::Relaxed), g[i].id)) {
-                let old = g.swap_remove(i);
-                old.evicted.store(true, Ordering::SeqCst);
-                // Wakes its blocked read (which then returns 0); it can still write its goodbye.
-                let _ = old.stream.shutdown(std::net::Shutdown::Read);
-                evicted = Some(old.id);
-            }
-        }
-        g.push(slot.clone());
-        (slot, evicted)
-    }
-
-    /// The connection logged in or ended: no longer pending.
-    fn leave_pending(&self, id: u64) {
-        self.pending.lock().unwrap_or_else(|e| e.into_inner()).retain(|p| p.id != id);
-    }
-}
-
 /// Accept loop: one thread per connection; at most `ctx.max_sessions` logged-in sessions and
 /// `ctx.throttle.pending_max` connections logging in (plus evicted ones on their way out).
 pub(crate) fn accept_loop(ctx: Arc<ShellContext>, listener: TcpListener, stop: Arc<AtomicBool>) {
     let live = Arc::new(AtomicUsize::new(0));
-    let lines = Arc::new(Lines {
-        epoch: Instant::now(),
-        pending: Mutex::new(Vec::new()),
-        authed: AtomicUsize::new(0),
-        next_id: AtomicU64::new(0),
-    });
     let mut next_vty = 0usize;
     for conn in listener.incoming() {
         if stop.load(Ordering::SeqCst) {
@@ -421,239 +182,28 @@ pub(crate) fn accept_loop(ctx: Arc<ShellContext>, listener: TcpListener, stop: A
             let _ = stream.write_all(b"% All vty lines are busy, try again later\r\n");
             continue;
         }
-        let Ok(handle) = stream.try_clone() else { continue };
-        let (slot, evicted) = lines.admit(handle, ctx.throttle.pending_max);
-        if evicted.is_some() {
-            let peer = stream.peer_addr().map(|a| a.to_string()).unwrap_or_else(|_| "unknown".into());
-            ctx.audit.log(
-                "SEC_LOGIN",
-                crate::audit::Severity::Warning,
-                "LOGIN_EVICTED",
-                "",
-                &peer,
-                format!(
-                    "{} connections waiting to log in: the least recently active one was closed to admit {peer}",
-                    ctx.throttle.pending_max
-                ),
-            );
-        }
         live.fetch_add(1, Ordering::SeqCst);
         let vty = next_vty;
         next_vty += 1;
         let ctx = ctx.clone();
         let live2 = live.clone();
         let stop2 = stop.clone();
-        let lines2 = lines.clone();
-        let slot_id = slot.id;
         let spawned = std::thread::Builder::new().name(format!("vty{vty}")).spawn(move || {
-            let id = slot.id;
+            let peer = stream.peer_addr().map(|a| a.to_string()).unwrap_or_else(|_| "unknown".into());
+            let _ = stream.set_nodelay(true);
+            let _ = stream.set_read_timeout(Some(Duration::from_millis(250)));
+            let _ = stream.set_write_timeout(Some(Duration::from_secs(10)));
+            let opts = VtyOptions { line: format!("vty {vty}"), peer, telnet: true, scope: None };
             let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                serve(ctx, stream, vty, stop2, slot, lines2.clone())
+                let session = vty::new_session(ctx.clone(), &opts);
+                vty::serve(ctx, &mut stream, session, &opts, Some(stop2));
             }));
             let _ = r;
-            lines2.leave_pending(id);
             live2.fetch_sub(1, Ordering::SeqCst);
         });
         if spawned.is_err() {
-            lines.leave_pending(slot_id);
             live.fetch_sub(1, Ordering::SeqCst);
         }
-    }
-}
-
-/// Serves one connection to the end.
-fn serve(
-    ctx: Arc<ShellContext>,
-    stream: TcpStream,
-    vty: usize,
-    stop: Arc<AtomicBool>,
-    slot: Arc<PendingSlot>,
-    lines: Arc<Lines>,
-) {
-    let peer = stream.peer_addr().map(|a| a.to_string()).unwrap_or_else(|_| "unknown".into());
-    let _ = stream.set_nodelay(true);
-    let _ = stream.set_read_timeout(Some(Duration::from_millis(250)));
-    let _ = stream.set_write_timeout(Some(Duration::from_secs(10)));
-    let idle = ctx.exec_timeout;
-    let mut conn = Conn {
-        stream,
-        parser: TelnetParser::new(),
-        pending: Default::default(),
-        last_activity: Instant::now(),
-        idle,
-        stop,
-        login_slot: Some(slot),
-        lines: lines.clone(),
-    };
-    let mut session = Session::new(ctx.clone(), &format!("vty {vty}"), &peer);
-    let login_deadline = Instant::now() + ctx.throttle.login_timeout;
-    let mut authed = false;
-    let result = run(&mut conn, &mut session, login_deadline, &mut authed);
-    if authed {
-        lines.authed.fetch_sub(1, Ordering::SeqCst);
-    }
-    let reason = match &result {
-        Ok(()) | Err(End::Closed) => "logout".to_string(),
-        Err(End::Timeout) => {
-            let _ = conn.write_text("\n% Session idle timeout: logged out.\n");
-            format!("exec-timeout after {} seconds", idle.as_secs())
-        }
-        Err(End::Protocol(msg)) => {
-            let _ = conn.write_text(&format!("\n% Closing session: {msg}.\n"));
-            ctx.audit.refused(
-                &session.state.user.name,
-                &peer,
-                &format!("telnet input ({msg}); session closed"),
-            );
-            format!("closed: {msg}")
-        }
-        Err(End::Io) => "connection lost".to_string(),
-        Err(End::LoginTimeout) => {
-            let secs = ctx.throttle.login_timeout.as_secs();
-            let _ = conn.write_text(&format!("\n% Login timed out after {secs} seconds\n"));
-            ctx.audit.log(
-                "SEC_LOGIN",
-                crate::audit::Severity::Warning,
-                "LOGIN_TIMEOUT",
-                "",
-                &peer,
-                format!("Login timed out after {secs} seconds [user: ] [Source: {peer}] [line: vty {vty}]"),
-            );
-            "login timeout".to_string()
-        }
-        Err(End::Evicted) => {
-            let _ = conn.write_text("\n% Login timed out: too many connections are waiting to log in\n");
-            "evicted while logging in".to_string()
-        }
-    };
-    session.logout(&reason);
-    // Close gracefully: FIN first, then discard what the peer still sends for a moment, so
-    // unread input does not turn the close into a reset that eats our last message.
-    let _ = conn.stream.shutdown(std::net::Shutdown::Write);
-    let until = Instant::now() + Duration::from_secs(1);
-    let mut sink = [0u8; 4096];
-    let mut drained = 0usize;
-    while Instant::now() < until && drained < (1 << 20) {
-        match conn.stream.read(&mut sink) {
-            Ok(0) => break,
-            Ok(n) => drained += n,
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted
-                ) => {}
-            Err(_) => break,
-        }
-    }
-}
-
-/// The session: login dialogue (until `deadline`), then commands. Sets `authed` once it holds
-/// one of the logged-in lines.
-fn run(conn: &mut Conn, session: &mut Session, deadline: Instant, authed: &mut bool) -> Result<(), End> {
-    conn.write(&NEGOTIATION)?;
-    if !session.users_defined() {
-        conn.write_text("\n% Password required, but none set\n")?;
-        return Ok(());
-    }
-    conn.write_text("\nUser Access Verification\n\n")?;
-    let mut editor = LineEditor::new(MAX_LINE);
-    let mut logged_in = false;
-    for _ in 0..LOGIN_ATTEMPTS {
-        if let Some(left) = session.login_blocked() {
-            conn.write_text(&format!(
-                "% Login blocked: too many failed logins from your address; try again in {} seconds\n",
-                left.as_secs().max(1)
-            ))?;
-            return Ok(());
-        }
-        editor.completion = false;
-        editor.echo = true;
-        let user = match conn.read_line(&mut editor, "Username: ", &NoCompletion, Some(deadline))? {
-            EditEvent::Line(l) => l,
-            EditEvent::Eof => return Ok(()),
-            _ => {
-                conn.write(b"\r\n")?;
-                continue;
-            }
-        };
-        conn.write(b"\r\n")?;
-        editor.echo = false;
-        let pass = match conn.read_line(&mut editor, "Password: ", &NoCompletion, Some(deadline))? {
-            EditEvent::Line(l) => l,
-            EditEvent::Eof => return Ok(()),
-            _ => String::new(),
-        };
-        conn.write(b"\r\n")?;
-        match session.login(user.trim(), &pass) {
-            LoginResult::Ok => {
-                logged_in = true;
-                break;
-            }
-            LoginResult::Failed { delay } => {
-                std::thread::sleep(delay);
-                conn.write_text("% Login invalid\n\n")?;
-            }
-        }
-    }
-    if !logged_in {
-        if let Some(left) = session.login_blocked() {
-            conn.write_text(&format!(
-                "% Login blocked: too many failed logins from your address; try again in {} seconds\n",
-                left.as_secs().max(1)
-            ))?;
-        } else {
-            conn.write_text("% Bad passwords\n")?;
-        }
-        return Ok(());
-    }
-    // A logged-in line: no longer pending; refused when all are taken.
-    if let Some(slot) = conn.login_slot.take() {
-        conn.lines.leave_pending(slot.id);
-    }
-    let max = session.ctx.max_sessions;
-    if conn.lines.authed.fetch_add(1, Ordering::SeqCst) >= max {
-        conn.lines.authed.fetch_sub(1, Ordering::SeqCst);
-        conn.write_text("% All vty lines are busy, try again later\n")?;
-        return Ok(());
-    }
-    *authed = true;
-    editor.echo = true;
-    editor.completion = true;
-    conn.write(b"\r\n")?;
-    while !session.closed() {
-        let prompt = session.prompt();
-        let ev = {
-            let completer = SessionCompleter(session);
-            conn.read_line(&mut editor, &prompt, &completer, None)?
-        };
-        match ev {
-            EditEvent::Line(line) => {
-                conn.write(b"\r\n")?;
-                let out = session.execute(&line);
-                if !out.text.is_empty() {
-                    let page = if out.pageable { page_length(session, &conn.parser) } else { 0 };
-                    conn.page(&out.text, page)?;
-                }
-            }
-            // Ctrl-Z / Ctrl-C leave configuration modes, as on IOS.
-            EditEvent::EndConfig | EditEvent::Interrupt if session.state.mode != Mode::Exec => {
-                session.state.mode = Mode::Exec;
-                session.state.interface = None;
-                session.state.vrf_context = None;
-            }
-            EditEvent::Eof => break,
-            _ => {}
-        }
-    }
-    Ok(())
-}
-
-/// Lines per screen: `terminal length`, else the NAWS height, else 24.
-fn page_length(session: &Session, parser: &TelnetParser) -> usize {
-    match session.state.term_length {
-        Some(n) => n,
-        None if parser.height > 0 => parser.height as usize,
-        None => 24,
     }
 }
 
