@@ -280,14 +280,33 @@ impl RibThread {
     }
 
     /// Brings `topology` up to date with the routing state.
+    ///
+    /// Removals are gathered per tenant and applied in one pass (`retain`) instead of one
+    /// `Vec::remove` each: under a route churn a removal near the front of a long list
+    /// shifted the whole list, which was most of the RIB thread's time. A route is at most
+    /// once in its tenant's list (adds of a known route are refused earlier), so a set of
+    /// pending removals is exact; an add of a route whose removal is pending applies the
+    /// pending removals first, keeping the list in command order.
     fn apply_deferred(&mut self) {
+        use std::collections::{HashMap, HashSet};
+        let mut gone: HashMap<TenantId, HashSet<(Ipv4Prefix, Ipv4Addr)>> = HashMap::new();
         for change in self.deferred.drain(..) {
             match change {
-                DeferredChange::AddStatic(t, cfg, route) => self.topology.push_static_route(t, cfg, route),
+                DeferredChange::AddStatic(t, cfg, route) => {
+                    let key = (cfg.prefix, cfg.next_hop);
+                    if let Some(set) = gone.get_mut(&t).filter(|s| s.contains(&key)) {
+                        self.topology.remove_static_routes(t, set);
+                        set.clear();
+                    }
+                    self.topology.push_static_route(t, cfg, route);
+                }
                 DeferredChange::RemoveStatic(t, prefix, next_hop) => {
-                    self.topology.remove_static_route(t, prefix, next_hop);
+                    gone.entry(t).or_default().insert((prefix, next_hop));
                 }
             }
+        }
+        for (t, set) in &gone {
+            self.topology.remove_static_routes(*t, set);
         }
     }
 
@@ -440,5 +459,47 @@ impl RibThread {
         self.fib_dirty = true;
         self.topology_dirty = true;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn static_routes(t: &RibThread) -> Vec<String> {
+        t.topology.file.tenants[0]
+            .static_routes
+            .iter()
+            .map(|r| format!("{}>{}", r.prefix, r.next_hop))
+            .collect()
+    }
+
+    /// Deferred removals are applied in one pass per batch, and an add of a route whose removal
+    /// is pending keeps command order: the list ends exactly as applying one by one would leave it.
+    #[test]
+    fn deferred_removals_in_one_pass_keep_command_order() {
+        let mut t = RibThread::new(super::super::compile_tests::topo("default.ron")).unwrap();
+        let hop: Ipv4Addr = "10.1.5.7".parse().unwrap();
+        let p = |s: &str| -> Ipv4Prefix { s.parse().unwrap() };
+        for s in ["172.16.1.0/24", "172.16.2.0/24", "172.16.3.0/24", "172.16.4.0/24"] {
+            t.add_route("z", p(s), hop).unwrap();
+        }
+        t.apply_deferred();
+        // One batch: remove 1 and 3, re-add 1 (its removal pending), remove 4, add 5.
+        t.remove_route("z", p("172.16.1.0/24"), hop).unwrap();
+        t.remove_route("z", p("172.16.3.0/24"), hop).unwrap();
+        t.add_route("z", p("172.16.1.0/24"), hop).unwrap();
+        t.remove_route("z", p("172.16.4.0/24"), hop).unwrap();
+        t.add_route("z", p("172.16.5.0/24"), hop).unwrap();
+        t.apply_deferred();
+        assert_eq!(
+            static_routes(&t),
+            ["172.16.2.0/24>10.1.5.7", "172.16.1.0/24>10.1.5.7", "172.16.5.0/24>10.1.5.7"]
+        );
+        // The resolved form follows the file.
+        let resolved: Vec<Ipv4Prefix> =
+            t.topology.tenants[0].static_routes.iter().map(|r| r.prefix).collect();
+        assert_eq!(resolved, [p("172.16.2.0/24"), p("172.16.1.0/24"), p("172.16.5.0/24")]);
     }
 }

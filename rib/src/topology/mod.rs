@@ -323,6 +323,24 @@ impl Topology {
         Some(removed)
     }
 
+    /// Removes every static route of `tenant` whose (prefix, next hop) is in `gone`, in one pass
+    /// over the tenant's lists (a churn of removals costs O(routes) per batch, not per removal).
+    pub(crate) fn remove_static_routes(
+        &mut self,
+        tenant: TenantId,
+        gone: &std::collections::HashSet<(Ipv4Prefix, Ipv4Addr)>,
+    ) {
+        if gone.is_empty() {
+            return;
+        }
+        if let Some(t) = self.tenants.get_mut(tenant.index()) {
+            t.static_routes.retain(|r| !gone.contains(&(r.prefix, r.next_hop)));
+        }
+        if let Some(f) = self.file.tenants.get_mut(tenant.index()) {
+            f.static_routes.retain(|r| !gone.contains(&(r.prefix, r.next_hop)));
+        }
+    }
+
     /// Sets a port's administrative state (file and resolved form).
     pub fn set_port_enabled(&mut self, port: PortId, enabled: bool) -> bool {
         match (self.ports.get_mut(port.index()), self.file.ports.get_mut(port.index())) {
