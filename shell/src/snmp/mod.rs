@@ -77,6 +77,17 @@ pub struct SnmpStats {
     /// Well-formed PDUs the agent does not answer (Response, Trap, Inform, Report), and
     /// answers that could not be made to fit even as `tooBig`.
     pub silent_drops: AtomicU64,
+    /// Accepted requests by PDU type (`show snmp`).
+    pub get_pdus: AtomicU64,
+    pub get_next_pdus: AtomicU64,
+    pub get_bulk_pdus: AtomicU64,
+    pub set_pdus: AtomicU64,
+    /// Varbinds named by accepted requests.
+    pub requested_vars: AtomicU64,
+    /// Answers sent as `tooBig`.
+    pub too_big: AtomicU64,
+    /// Where [`spawn_snmp`] listeners are bound (`show snmp`).
+    pub listening: Mutex<Vec<SocketAddr>>,
     audit: Mutex<AuditLimiter>,
 }
 
@@ -211,15 +222,25 @@ pub fn handle_request(
             return None;
         }
     };
-    if !matches!(msg.pdu.kind, PduType::Get | PduType::GetNext | PduType::GetBulk | PduType::Set) {
-        bump(&stats.silent_drops);
-        return None;
-    }
+    let kind_counter = match msg.pdu.kind {
+        PduType::Get => &stats.get_pdus,
+        PduType::GetNext => &stats.get_next_pdus,
+        PduType::GetBulk => &stats.get_bulk_pdus,
+        PduType::Set => &stats.set_pdus,
+        _ => {
+            bump(&stats.silent_drops);
+            return None;
+        }
+    };
+    bump(kind_counter);
+    stats.requested_vars.fetch_add(msg.pdu.varbinds.len() as u64, Ordering::Relaxed);
     let mib = mib::build(ctx, view, stats.snapshot());
-    let answer = answer(&mib, &msg);
-    match answer {
-        Some(a) => {
+    match respond(&mib, &msg) {
+        Some((a, too_big)) => {
             bump(&stats.out_pkts);
+            if too_big {
+                bump(&stats.too_big);
+            }
             Some(a)
         }
         None => {
@@ -250,6 +271,11 @@ fn audit_bad_community(ctx: &ShellContext, source: &str, scope: &SnmpScope) {
 /// The response to a decoded request against `mib`, within [`MAX_RESPONSE`]; None when even
 /// a `tooBig` answer would not fit.
 pub fn answer(mib: &MibView, msg: &Message) -> Option<Vec<u8>> {
+    respond(mib, msg).map(|(a, _)| a)
+}
+
+/// [`answer`], and whether it is a `tooBig`.
+fn respond(mib: &MibView, msg: &Message) -> Option<(Vec<u8>, bool)> {
     let req = &msg.pdu;
     let mut pdu = Pdu {
         kind: PduType::Response,
@@ -277,7 +303,7 @@ pub fn answer(mib: &MibView, msg: &Message) -> Option<Vec<u8>> {
     }
     let out = Message { version: msg.version, community: msg.community.clone(), pdu }.encode();
     if out.len() <= MAX_RESPONSE {
-        return Some(out);
+        return Some((out, false));
     }
     too_big(msg)
 }
@@ -291,7 +317,7 @@ fn next_of(mib: &MibView, oid: &Oid) -> (Oid, Value) {
 }
 
 /// `tooBig` with no varbinds (RFC 3416 §4.2.1), if that fits.
-fn too_big(msg: &Message) -> Option<Vec<u8>> {
+fn too_big(msg: &Message) -> Option<(Vec<u8>, bool)> {
     let pdu = Pdu {
         kind: PduType::Response,
         request_id: msg.pdu.request_id,
@@ -300,14 +326,14 @@ fn too_big(msg: &Message) -> Option<Vec<u8>> {
         varbinds: Vec::new(),
     };
     let out = Message { version: msg.version, community: msg.community.clone(), pdu }.encode();
-    (out.len() <= MAX_RESPONSE).then_some(out)
+    (out.len() <= MAX_RESPONSE).then_some((out, true))
 }
 
 /// GetBulk (RFC 3416 §4.2.3): GetNext for the first N (non-repeaters) names, then up to M
 /// (max-repetitions) rounds of GetNext over the other R names, each round continuing from
 /// the previous one's results. Varbinds are added while the message stays within
 /// [`MAX_RESPONSE`]; rounds stop early once every repeater is past the end of the view.
-fn get_bulk(mib: &MibView, msg: &Message, pdu: Pdu) -> Option<Vec<u8>> {
+fn get_bulk(mib: &MibView, msg: &Message, pdu: Pdu) -> Option<(Vec<u8>, bool)> {
     let req = &msg.pdu;
     let n = (req.error_status.max(0) as usize).min(req.varbinds.len());
     let m = req.error_index.max(0) as usize;
@@ -355,7 +381,7 @@ fn get_bulk(mib: &MibView, msg: &Message, pdu: Pdu) -> Option<Vec<u8>> {
     if count == 0 && !req.varbinds.is_empty() && (n > 0 || m > 0) {
         return too_big(msg);
     }
-    Some(ber::encode_message(msg.version, &msg.community, &pdu, &encoded))
+    Some((ber::encode_message(msg.version, &msg.community, &pdu, &encoded), false))
 }
 
 /// A running SNMP listener; call [`SnmpServer::stop`] to end it.
@@ -390,6 +416,7 @@ pub fn spawn_snmp(ctx: Arc<ShellContext>, addr: &str) -> io::Result<SnmpServer> 
     let local_addr = socket.local_addr()?;
     let stop = Arc::new(AtomicBool::new(false));
     let stop2 = stop.clone();
+    ctx.snmp.listening.lock().unwrap_or_else(|e| e.into_inner()).push(local_addr);
     let thread = std::thread::Builder::new().name("snmp".into()).spawn(move || {
         let mut buf = vec![0u8; 65_536];
         while !stop2.load(Ordering::Relaxed) {
@@ -409,6 +436,7 @@ pub fn spawn_snmp(ctx: Arc<ShellContext>, addr: &str) -> io::Result<SnmpServer> 
                 let _ = socket.send_to(&answer, from);
             }
         }
+        ctx.snmp.listening.lock().unwrap_or_else(|e| e.into_inner()).retain(|a| *a != local_addr);
     })?;
     Ok(SnmpServer { local_addr, stop, thread: Some(thread) })
 }

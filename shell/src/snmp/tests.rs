@@ -540,3 +540,53 @@ fn truncated_mutated_and_random_datagrams_never_panic() {
     let c = ctx.snmp.snapshot();
     assert!(c.asn_parse_errs > 10_000, "{c:?}");
 }
+
+#[test]
+fn show_snmp_reports_the_agent_counters_to_administrators_only() {
+    let ctx = context();
+    let server = spawn_snmp(ctx.clone(), "127.0.0.1:0").expect("bind a free port");
+    let addr = server.local_addr();
+    let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    // Over the socket: one Get answered, one wrong community unanswered, one garbage datagram.
+    sock.send_to(
+        &request(PduType::Get, "z-public", 5, 0, 0, &["1.3.6.1.2.1.1.5.0", "1.3.6.1.2.1.1.3.0"]),
+        addr,
+    )
+    .unwrap();
+    let mut buf = [0u8; 2048];
+    let (n, _) = sock.recv_from(&mut buf).expect("an answer over UDP");
+    assert_eq!(Message::decode(&buf[..n]).unwrap().pdu.request_id, 5);
+    sock.send_to(&request(PduType::Get, "nope", 6, 0, 0, &["1.3.6.1.2.1.1.5.0"]), addr).unwrap();
+    sock.send_to(b"garbage", addr).unwrap();
+    sock.send_to(&request(PduType::GetNext, "vns-admin", 7, 0, 0, &["1.3"]), addr).unwrap();
+    let (n, _) = sock.recv_from(&mut buf).expect("the next answer");
+    assert_eq!(Message::decode(&buf[..n]).unwrap().pdu.request_id, 7, "the wrong community got no answer");
+
+    let mut admin = Session::new(ctx.clone(), "vty 0", "127.0.0.1:40000");
+    assert_eq!(admin.login("admin", "vnswitch"), LoginResult::Ok);
+    let text = admin.execute("show snmp").text;
+    for want in [
+        "Chassis: vnswitch\n",
+        "Contact: noc@example.net\n",
+        "Location: lab\n",
+        "4 SNMP packets input\n",
+        "    1 Unknown community name\n",
+        "    1 Encoding errors\n",
+        "    3 Number of requested variables\n",
+        "    1 Get-request PDUs\n",
+        "    1 Get-next PDUs\n",
+        "2 SNMP packets output\n",
+        &format!("SNMP agent: read-only, v2c, listening on udp {addr}\n"),
+    ] {
+        assert!(text.contains(want), "missing {want:?} in:\n{text}");
+    }
+    let log = admin.execute("show logging").text;
+    assert!(log.contains("%SNMP-4-AUTHFAIL: SNMP request to the management address with an unknown community [user: -] [Source: 127.0.0.1]"), "{log}");
+    let mut z = Session::new(ctx.clone(), "vty 1", "127.0.0.1:40001");
+    assert_eq!(z.login("z-ops", "z-ops"), LoginResult::Ok);
+    assert_eq!(z.execute("show snmp").text, "% Access denied: 'show snmp' is reserved to administrators.\n");
+    server.stop();
+    let text = admin.execute("show snmp").text;
+    assert!(text.contains("SNMP agent: not listening on a management address"), "{text}");
+}
