@@ -6,7 +6,8 @@
 //! uplink) under its port name; a tenant sees its logical routers' interfaces (`J Gi0/0`),
 //! each counted by the access ports bound to it (`PortBinding::Access { router, interface }`,
 //! the mapping `show interfaces` uses through `port_gateway`); an interface with no access
-//! port (a logical link between routers) has no counters of its own and shows zeros.
+//! port (a logical link between routers, or a subnet whose hosts sit on remote substrate
+//! nodes) has no counters of its own and shows zeros.
 //!
 //! ifIndex is derived from topology order, so it is stable across restarts of the same file:
 //! administrator view: port position + 1; tenant and router views: the interface's position
@@ -263,6 +264,7 @@ pub fn tenant_rows(
                     None
                 }
             });
+            let remote = topo.remote_hosts.iter().any(|h| h.router == rid && h.interface == ii);
             let alias = match (bound.first(), peer) {
                 (Some(p), _) => format!("access port {}", p.name),
                 (None, Some(peer)) => {
@@ -271,6 +273,7 @@ pub fn tenant_rows(
                         topo.routers.get(peer.index()).map(|x| x.name.as_str()).unwrap_or("?")
                     )
                 }
+                (None, None) if remote => "hosts on remote substrate nodes".to_string(),
                 (None, None) => String::new(),
             };
             rows.push(IfRow {

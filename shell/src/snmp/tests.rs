@@ -590,3 +590,32 @@ fn show_snmp_reports_the_agent_counters_to_administrators_only() {
     let text = admin.execute("show snmp").text;
     assert!(text.contains("SNMP agent: not listening on a management address"), "{text}");
 }
+
+#[test]
+fn overlay_views_show_uplinks_to_the_admin_only() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../topologies/overlay.ron");
+    let topo = rib::topology::load(&path).expect("overlay topology loads");
+    let ctx = Arc::new(ShellContext::new(RibHandle::spawn(topo).expect("rib starts")));
+    let (vbs, _) = walk(&ctx, "vns-admin", &MGMT);
+    assert_eq!(
+        strings(column(&vbs, IF_DESCR)),
+        [(1, "p1".into()), (2, "s1".into()), (3, "upf".into()), (4, "ups".into())]
+    );
+    assert_eq!(
+        strings(column(&vbs, "1.3.6.1.2.1.31.1.1.1.18")).last(),
+        Some(&(4, "substrate uplink, link sw1-slow".to_string()))
+    );
+    let (vbs, bytes) = walk(&ctx, "p-public", &MGMT);
+    assert_eq!(
+        strings(column(&vbs, "1.3.6.1.2.1.31.1.1.1.18")),
+        [
+            (1, "access port p1".into()),
+            (2, "link to L".into()),
+            (3, "hosts on remote substrate nodes".into()),
+            (4, "link to J".into())
+        ]
+    );
+    for needle in [&b"upf"[..], b"ups", b"uplink", b"sw1-", b"s1", b"s-public"] {
+        assert!(!contains(&bytes, needle), "p's walk shows {:?}", String::from_utf8_lossy(needle));
+    }
+}
