@@ -157,29 +157,43 @@ fn same_secret(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// The view a community selects in `scope`, None when it selects none. Errors: the scope names
-/// no router of this appliance (Err(())).
-fn select_view(ctx: &ShellContext, community: &[u8], scope: &SnmpScope) -> Result<Option<View>, ()> {
+/// What a community selects in a scope.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Selection {
+    View(View),
+    /// No view: a wrong community (counted, audited).
+    BadCommunity,
+    /// The scope names no router of this appliance (the caller's mistake; counted as a
+    /// silent drop).
+    OutOfScope,
+}
+
+/// The view `community` selects in `scope`.
+fn select_view(ctx: &ShellContext, community: &[u8], scope: &SnmpScope) -> Selection {
     let topo = ctx.rib.topology();
+    let is = |c: &str| same_secret(community, c.as_bytes());
     match scope {
         SnmpScope::Management => {
             let admin = &topo.file.snmp.community;
-            if !admin.is_empty() && same_secret(community, admin.as_bytes()) {
-                return Ok(Some(View::Admin));
+            if !admin.is_empty() && is(admin) {
+                return Selection::View(View::Admin);
             }
             for (tc, t) in topo.file.tenants.iter().zip(&topo.tenants) {
-                if tc.snmp_community.as_deref().is_some_and(|c| same_secret(community, c.as_bytes())) {
-                    return Ok(Some(View::Tenant(t.id)));
+                if tc.snmp_community.as_deref().is_some_and(is) {
+                    return Selection::View(View::Tenant(t.id));
                 }
             }
-            Ok(None)
+            Selection::BadCommunity
         }
         SnmpScope::Router { tenant, router } => {
-            let t = topo.tenant_by_name(tenant).ok_or(())?;
-            let r = topo.router_by_name(t.id, router).ok_or(())?;
-            let tc = topo.file.tenants.get(t.id.index()).ok_or(())?;
-            let ok = tc.snmp_community.as_deref().is_some_and(|c| same_secret(community, c.as_bytes()));
-            Ok(ok.then_some(View::Router(r.id)))
+            let Some(t) = topo.tenant_by_name(tenant) else { return Selection::OutOfScope };
+            let Some(r) = topo.router_by_name(t.id, router) else { return Selection::OutOfScope };
+            let community = topo.file.tenants.get(t.id.index()).and_then(|tc| tc.snmp_community.as_deref());
+            if community.is_some_and(is) {
+                Selection::View(View::Router(r.id))
+            } else {
+                Selection::BadCommunity
+            }
         }
     }
 }
@@ -211,13 +225,13 @@ pub fn handle_request(
         return None;
     }
     let view = match select_view(ctx, &msg.community, scope) {
-        Ok(Some(v)) => v,
-        Ok(None) => {
+        Selection::View(v) => v,
+        Selection::BadCommunity => {
             bump(&stats.bad_community_names);
             audit_bad_community(ctx, source, scope);
             return None;
         }
-        Err(()) => {
+        Selection::OutOfScope => {
             bump(&stats.silent_drops);
             return None;
         }
