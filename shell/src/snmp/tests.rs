@@ -318,6 +318,13 @@ fn router_scope_accepts_only_its_tenant_community_and_shows_that_router() {
     assert_eq!(handle_request(&ctx, &req("vns-admin"), "10.0.0.10", &j), None);
     assert_eq!(handle_request(&ctx, &req("y-public"), "10.0.0.10", &j), None);
     assert_eq!(ctx.snmp.snapshot().bad_community_names, before.bad_community_names + 2);
+    let audit: Vec<String> = ctx.audit.entries().iter().map(|e| e.render()).collect();
+    assert!(
+        audit.iter().any(|l| l.contains(
+            "%SNMP-4-AUTHFAIL: SNMP request to router J of tenant z with an unknown community [user: -] [Source: 10.0.0.10]"
+        )),
+        "{audit:?}"
+    );
     // A router that does not exist: no answer.
     let nowhere = SnmpScope::Router { tenant: "z".into(), router: "Q".into() };
     assert_eq!(handle_request(&ctx, &req("z-public"), "10.0.0.10", &nowhere), None);
