@@ -57,6 +57,9 @@ pub struct RunArgs {
     /// Prometheus/OpenMetrics endpoint (`GET /metrics`) address; `off` disables it.
     #[arg(long, default_value = "127.0.0.1:9464")]
     pub metrics: String,
+    /// SNMP v2c agent UDP address (default: the topology's `snmp.listen`); `off` disables it.
+    #[arg(long)]
+    pub snmp: Option<String>,
 }
 
 fn parse_xdp_mode(s: &str) -> Result<XdpMode, String> {
@@ -154,8 +157,16 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     )?;
 
     let telnet_addr = args.telnet.clone().unwrap_or_else(|| topo.file.shell.telnet.clone());
-    let shell =
-        crate::app::front::start(&rib, &workers, &telnet_addr, !args.no_console, stop.clone(), &args)?;
+    let snmp_addr = args.snmp.clone().unwrap_or_else(|| topo.file.snmp.listen.clone());
+    let shell = crate::app::front::start(
+        &rib,
+        &workers,
+        &telnet_addr,
+        &snmp_addr,
+        !args.no_console,
+        stop.clone(),
+        &args,
+    )?;
     let names = crate::metrics::Names {
         ports: topo.ports.iter().map(|p| p.name.clone()).collect(),
         tenants: topo.tenants.iter().map(|t| t.name.clone()).collect(),
@@ -588,17 +599,22 @@ impl shell::Prober for ShellProber {
 }
 
 mod front {
-    //! The shell front ends: the console (unless `--no-console`) and the telnet listener.
+    //! The shell front ends: the console (unless `--no-console`), the telnet listener and
+    //! the SNMP agent (unless `off`).
     use super::*;
 
     pub struct Front {
         telnet: Option<shell::TelnetServer>,
+        snmp: Option<shell::SnmpServer>,
     }
 
     impl Drop for Front {
         fn drop(&mut self) {
             if let Some(t) = self.telnet.take() {
                 t.stop();
+            }
+            if let Some(s) = self.snmp.take() {
+                s.stop();
             }
         }
     }
@@ -607,6 +623,7 @@ mod front {
         rib: &rib::RibHandle,
         workers: &workers::Workers,
         telnet: &str,
+        snmp: &str,
         console: bool,
         stop: Arc<AtomicBool>,
         args: &RunArgs,
@@ -629,6 +646,20 @@ mod front {
         let server = shell::spawn_telnet(ctx.clone(), telnet)
             .with_context(|| format!("telnet listener on {telnet}"))?;
         eprintln!("telnet: listening on {}", server.local_addr());
+        // Like the metrics endpoint, an agent that cannot bind (port 161 taken by snmpd, no
+        // privilege) is reported and the appliance runs without it.
+        let snmp = (snmp != "off")
+            .then(|| match shell::spawn_snmp(ctx.clone(), snmp) {
+                Ok(s) => {
+                    eprintln!("snmp: listening on {} (udp)", s.local_addr());
+                    Some(s)
+                }
+                Err(e) => {
+                    eprintln!("snmp: cannot listen on {snmp}: {e} (agent disabled)");
+                    None
+                }
+            })
+            .flatten();
         if console {
             std::thread::Builder::new()
                 .name("vns-console".into())
@@ -643,6 +674,6 @@ mod front {
                 })
                 .context("spawning the console")?;
         }
-        Ok(Front { telnet: Some(server) })
+        Ok(Front { telnet: Some(server), snmp })
     }
 }

@@ -93,10 +93,12 @@ fn big_topology(n: usize) -> Topology {
             hosts,
             static_routes,
             redirects: vec![],
+            snmp_community: None,
         }],
         substrate: Default::default(),
         service_levels: vec![],
         users: vec![],
+        snmp: Default::default(),
     };
     match Topology::from_file(file) {
         Ok(t) => t,

@@ -6,6 +6,20 @@
 //! [`TelnetServer`]; the data plane plugs in through the [`StatsSource`] and [`Prober`] traits.
 //! Other front ends (SSH, in-band telnet) run sessions over their own streams with
 //! [`vty::serve`] ([`vty::VtyStream`], [`vty::VtyOptions`], [`vty::new_session`]).
+//!
+//! SNMP CONTRACT (the binary and the in-band manager): the read-only SNMPv2c agent is
+//! ```text
+//! /// Where a request arrived: the management address, or a logical router's address in-band.
+//! pub enum SnmpScope { Management, Router { tenant: String, router: String } }
+//! /// Answers one datagram; None = no answer (bad community, garbage, out of scope).
+//! pub fn snmp::handle_request(ctx: &ShellContext, request: &[u8], source: &str, scope: &SnmpScope) -> Option<Vec<u8>>
+//! pub fn spawn_snmp(ctx: Arc<ShellContext>, addr: &str) -> io::Result<SnmpServer>  // UDP thread, stop()
+//! ```
+//! [`snmp::handle_request`] does no I/O: the in-band manager passes each UDP/161 payload
+//! addressed to a logical router with `SnmpScope::Router` (only that router's tenant
+//! community is accepted, and it sees that router's interfaces) and sends back what it
+//! returns. `source` is the sender's address, without port, as the audit log shows it.
+//! Counters live in [`ShellContext::snmp`].
 
 pub mod audit;
 pub mod auth;
@@ -16,6 +30,7 @@ pub mod editor;
 pub mod filter;
 pub mod providers;
 pub mod session;
+pub mod snmp;
 pub mod telnet;
 pub mod tree;
 pub mod vty;
@@ -25,6 +40,8 @@ pub use auth::{hash_password, verify_password, LoginThrottle};
 pub use providers::{
     PortCounters, ProbeReply, ProbeSource, Prober, StatsSource, TenantCounters, WorkerStats,
 };
+
+pub use snmp::{spawn_snmp, SnmpScope, SnmpServer};
 
 use rib::RibHandle;
 use std::io;
@@ -76,6 +93,8 @@ pub struct ShellContext {
     pub capture_dir: PathBuf,
     /// The workers' flow tables (`show ip flow top-talkers`); `None`: no workers.
     pub flows: Option<Arc<switch::flows::FlowReader>>,
+    /// The SNMP agent's counters and audit limiter (`snmp` group of SNMPv2-MIB).
+    pub snmp: snmp::SnmpStats,
     /// When `clear counters` last ran.
     counters_cleared_at: std::sync::Mutex<Option<Instant>>,
 }
@@ -106,6 +125,7 @@ impl ShellContext {
             captures: commands::monitor::CaptureRegistry::default(),
             capture_dir: PathBuf::from(commands::monitor::DEFAULT_CAPTURE_DIR),
             flows: None,
+            snmp: snmp::SnmpStats::default(),
             counters_cleared_at: std::sync::Mutex::new(None),
         }
     }

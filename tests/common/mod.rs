@@ -115,6 +115,11 @@ impl Appliance {
         if lab {
             args.push("--lab");
         }
+        // The default topology's agent listens on 127.0.0.1:161; tests take a free port
+        // (`Appliance::snmp_addr`) so that parallel runs never collide.
+        if !extra.contains(&"--snmp") {
+            args.extend_from_slice(&["--snmp", "127.0.0.1:0"]);
+        }
         args.extend_from_slice(extra);
         let (child, log) = spawn_logged(Command::new(env!("CARGO_BIN_EXE_vnswitch")).args(&args));
         let mut app = Appliance { names, dir, stats_file, child: Some(child), log, _serial: serial };
@@ -140,6 +145,15 @@ impl Appliance {
     /// Everything the binary printed so far.
     pub fn log_text(&self) -> String {
         self.log.lock().unwrap_or_else(|e| e.into_inner()).join("\n")
+    }
+
+    /// The SNMP agent's `address:port` as the appliance reported it (`snmp: listening on …`).
+    pub fn snmp_addr(&self) -> Option<String> {
+        self.log_text().lines().find_map(|l| {
+            l.strip_prefix("snmp: listening on ")
+                .and_then(|r| r.split_whitespace().next())
+                .map(str::to_string)
+        })
     }
 
     /// Runs a command inside namespace `ns`, with a timeout.

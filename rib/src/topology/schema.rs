@@ -33,6 +33,9 @@ pub struct TopologyFile {
     /// Shell users.
     #[serde(default)]
     pub users: Vec<UserConfig>,
+    /// The SNMP v2c read-only agent on the management address.
+    #[serde(default)]
+    pub snmp: SnmpConfig,
 }
 
 fn default_hostname() -> String {
@@ -70,6 +73,40 @@ fn default_exec_timeout() -> u64 {
 impl Default for ShellConfig {
     fn default() -> Self {
         ShellConfig { telnet: default_telnet(), exec_timeout_secs: default_exec_timeout() }
+    }
+}
+
+/// The SNMP v2c read-only agent (management address). Tenant communities are per tenant
+/// ([`TenantConfig::snmp_community`]).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SnmpConfig {
+    /// UDP listen address (`127.0.0.1:161`), or `off`.
+    #[serde(default = "default_snmp_listen")]
+    pub listen: String,
+    /// The administrator's community: sees every appliance port. Empty: no admin community.
+    #[serde(default)]
+    pub community: String,
+    /// `sysContact.0`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub contact: String,
+    /// `sysLocation.0`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub location: String,
+}
+
+fn default_snmp_listen() -> String {
+    "off".to_string()
+}
+
+impl Default for SnmpConfig {
+    fn default() -> Self {
+        SnmpConfig {
+            listen: default_snmp_listen(),
+            community: String::new(),
+            contact: String::new(),
+            location: String::new(),
+        }
     }
 }
 
@@ -188,6 +225,10 @@ pub struct TenantConfig {
     /// Destination redirects (`ip redirect`): traffic to `from` is delivered to `to`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub redirects: Vec<RedirectConfig>,
+    /// SNMP v2c community of the tenant: it sees only this tenant's logical routers'
+    /// interfaces (and, in-band on a router address, that router's). None: no SNMP access.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snmp_community: Option<String>,
 }
 
 /// A logical router: exists only as addresses, MACs and routes.

@@ -622,3 +622,67 @@ fn shapers_and_redirects_load_and_are_validated() {
         "not a host of tenant 'z'",
     );
 }
+
+#[test]
+fn snmp_settings_load_default_and_are_validated() {
+    let t = load(&default_path()).unwrap();
+    assert_eq!(t.file.snmp.listen, "127.0.0.1:161");
+    assert_eq!(t.file.snmp.community, "vns-admin");
+    assert_eq!(t.file.tenants[0].snmp_community.as_deref(), Some("z-public"));
+    assert_eq!(t.file.tenants[1].snmp_community.as_deref(), Some("y-public"));
+    // Old files without the fields load with the agent off and no communities.
+    let old = default_text()
+        .replace(r#"snmp: (listen: "127.0.0.1:161", community: "vns-admin", contact: "noc@example.net", location: "lab"),"#, "")
+        .replace(r#"snmp_community: "z-public","#, "")
+        .replace(r#"snmp_community: "y-public","#, "");
+    let t = parse(&old, Path::new("old.ron")).unwrap();
+    assert_eq!(t.file.snmp, schema::SnmpConfig::default());
+    assert_eq!(t.file.snmp.listen, "off");
+    assert!(t.file.tenants.iter().all(|t| t.snmp_community.is_none()));
+
+    expect_error(
+        r#"listen: "127.0.0.1:161""#,
+        r#"listen: "localhost""#,
+        "snmp.listen",
+        "'localhost' is neither an address:port nor off",
+    );
+    expect_error(
+        r#"community: "vns-admin""#,
+        r#"community: "vns admin""#,
+        "snmp.community",
+        "printable ASCII",
+    );
+    expect_error(
+        r#"snmp_community: "y-public""#,
+        r#"snmp_community: "z-public""#,
+        "tenants[1].snmp_community",
+        "community already used by tenant 'z'",
+    );
+    expect_error(
+        r#"snmp_community: "z-public""#,
+        r#"snmp_community: "vns-admin""#,
+        "tenants[0].snmp_community",
+        "administrator's community",
+    );
+    expect_error(
+        r#"snmp_community: "z-public""#,
+        r#"snmp_community: """#,
+        "tenants[0].snmp_community",
+        "1..=64",
+    );
+    expect_error(r#"location: "lab""#, r#"locaton: "lab""#, "snmp.locaton", "Unexpected field");
+}
+
+#[test]
+fn snmp_settings_survive_write_memory() {
+    let mut t = load(&default_path()).unwrap();
+    t.file.snmp.listen = "off".into();
+    t.file.tenants[1].snmp_community = None;
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("running.ron");
+    save_atomic(&p, &t.file).unwrap();
+    let back = load(&p).unwrap();
+    assert_eq!(back.file.snmp, t.file.snmp);
+    assert_eq!(back.file.tenants[0].snmp_community.as_deref(), Some("z-public"));
+    assert_eq!(back.file.tenants[1].snmp_community, None);
+}

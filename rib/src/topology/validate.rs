@@ -477,6 +477,8 @@ pub(crate) fn validate(file: TopologyFile, path: Option<PathBuf>) -> Result<Topo
         }
         tenants[ti].static_routes = resolved;
     }
+    // After the tenant checks (names, count), which the communities refer to.
+    check_snmp(&file)?;
 
     Ok(Topology { path, file, ports, tenants, routers, hosts, remote_hosts, substrate })
 }
@@ -576,7 +578,6 @@ fn check_globals(file: &TopologyFile) -> Result<(), Invalid> {
     if file.shell.telnet.parse::<std::net::SocketAddr>().is_err() {
         return err("shell.telnet", format!("'{}' is not an address:port", file.shell.telnet));
     }
-
     unique_names(file.users.iter().map(|u| u.name.as_str()), "user", |i| format!("users[{i}].name"))?;
     for (ui, u) in file.users.iter().enumerate() {
         let uf = |s: &str| format!("users[{ui}].{s}");
@@ -611,6 +612,46 @@ fn check_globals(file: &TopologyFile) -> Result<(), Invalid> {
                 format!("service_levels[{i}].level"),
                 format!("service level {:?} defined twice", s.level),
             );
+        }
+    }
+    Ok(())
+}
+
+/// Longest SNMP community accepted (RFC 3584 `snmpCommunityName` is at most 255; a
+/// shorter bound keeps every answer well under one datagram).
+pub const SNMP_COMMUNITY_MAX: usize = 64;
+
+/// A community must be printable ASCII without spaces, 1..=[`SNMP_COMMUNITY_MAX`] bytes.
+fn check_community(field: String, c: &str) -> Result<(), Invalid> {
+    if c.is_empty() || c.len() > SNMP_COMMUNITY_MAX {
+        return err(field, format!("community must be 1..={SNMP_COMMUNITY_MAX} characters"));
+    }
+    if !c.chars().all(|ch| ch.is_ascii_graphic()) {
+        return err(field, "community must be printable ASCII without spaces");
+    }
+    Ok(())
+}
+
+/// The SNMP agent: a listen address or `off`, and communities that name one view each (the
+/// administrator's and one per tenant, all different).
+fn check_snmp(file: &TopologyFile) -> Result<(), Invalid> {
+    let snmp = &file.snmp;
+    if snmp.listen != "off" && snmp.listen.parse::<std::net::SocketAddr>().is_err() {
+        return err("snmp.listen", format!("'{}' is neither an address:port nor off", snmp.listen));
+    }
+    if !snmp.community.is_empty() {
+        check_community("snmp.community".into(), &snmp.community)?;
+    }
+    let mut seen: HashMap<&str, usize> = HashMap::new();
+    for (ti, t) in file.tenants.iter().enumerate() {
+        let Some(c) = &t.snmp_community else { continue };
+        let field = format!("tenants[{ti}].snmp_community");
+        check_community(field.clone(), c)?;
+        if *c == snmp.community {
+            return err(field, "the administrator's community (snmp.community) cannot be a tenant's");
+        }
+        if let Some(first) = seen.insert(c.as_str(), ti) {
+            return err(field, format!("community already used by tenant '{}'", file.tenants[first].name));
         }
     }
     Ok(())

@@ -13,6 +13,7 @@ pub mod ping;
 pub mod policy;
 pub mod processes;
 pub mod route;
+pub mod snmp;
 pub mod substrate;
 pub mod vrf;
 
@@ -66,6 +67,7 @@ pub fn all() -> Vec<CommandDef<Handler>> {
     v.extend(monitor::commands());
     v.extend(flow::commands());
     v.extend(policy::commands());
+    v.extend(snmp::commands());
     v
 }
 
