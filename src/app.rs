@@ -541,6 +541,9 @@ mod workers {
                     tx_packets: c.tx_packets,
                     tx_bytes: c.tx_bytes,
                     dropped: c.tx_dropped,
+                    enqueued: c.enqueued,
+                    queue_dropped: c.queue_dropped,
+                    queue_high_water: c.queue_high_water,
                 })
                 .collect()
         }

@@ -157,6 +157,9 @@ impl<P: Ports> Worker<P> {
     ) -> Self {
         publisher.set_core(config.core);
         let sleep = config.idle_sleep_min;
+        let mut pipeline = Pipeline::new();
+        // The shaper and class queues, allocated here rather than on the first frame.
+        pipeline.prepare(&ports);
         Worker {
             config,
             ports,
@@ -164,7 +167,7 @@ impl<P: Ports> Worker<P> {
             publisher,
             punt,
             stop,
-            pipeline: Pipeline::new(),
+            pipeline,
             counters: WorkerCounters::ZERO,
             batch: Batch::new(Ingress::Port(PortId(0))),
             idle_rounds: 0,
@@ -217,7 +220,7 @@ impl<P: Ports> Worker<P> {
             let port = PortId(p as u16);
             got += self.rx_port(port, fib, now);
         }
-        got += self.pipeline.drain_shaped(&mut self.ports, fib, &mut self.counters, now);
+        got += self.pipeline.drain_queues(&mut self.ports, fib, &mut self.counters, now);
         got += self.serve_probes(fib, now);
         got += self.serve_control_tx();
         drop(guard);
