@@ -13,7 +13,7 @@
 //!   A port with nothing queued sends a batch's frames at once when its transmit ring has
 //!   room ([`Ports::tx_room`]) and its shaper the tokens; what cannot go waits in its class
 //!   queue, and every later frame of the port queues behind what waits. The queues are
-//!   served ([`serve`], after each batch and every poll round) in strict priority,
+//!   served (`serve`, after each batch and every poll round) in strict priority,
 //!   platinum > gold > silver, except that of the frames a port sends from its queues every
 //!   4th goes to gold and every 8th to silver when they have frames waiting (a slot counter
 //!   per port that survives across batches): under any congestion silver keeps ≥ 1/8 and
@@ -295,8 +295,9 @@ fn count_drop(c: &mut ShapeCounters, len: usize) {
 
 /// Tenant shapers: every frame with a `Tx` verdict of a shaped tenant must conform to the
 /// tenant's rate, else it waits in the tenant's queue (verdict `Queued`; [`drain`] sends it
-/// on) or is dropped as `shaped` when the queue is full. A tenant with frames waiting queues
-/// every new frame behind them. (Port shapers act at egress, in [`send`].)
+/// on) or is dropped as `shaped` when the queue is full (or was never prepared: a bare
+/// `process` without [`prepare`] polices). A tenant with frames waiting queues every new
+/// frame behind them. (Port shapers act at egress, in [`send`].)
 pub fn run<B: FrameBuf>(
     shapers: &mut Shapers,
     slot: &mut QueueSlot,
