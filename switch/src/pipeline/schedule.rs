@@ -310,6 +310,7 @@ pub fn run<B: FrameBuf>(
     if fib.tenant_shapes.iter().all(Option::is_none) {
         return;
     }
+    let mut q = queues_mut::<B::Desc>(slot);
     for i in 0..batch.len {
         let m = &mut batch.meta[i];
         let Verdict::Tx(port) = m.verdict else { continue };
@@ -320,7 +321,6 @@ pub fn run<B: FrameBuf>(
         let t = m.tenant.index();
         let len = buf.len(&batch.desc[i]);
         let tc = &mut counters.tenant_shape[t];
-        let mut q = queues_mut::<B::Desc>(slot);
         let waiting = q.as_ref().is_some_and(|q| q.tenants[t].len > 0);
         if !waiting && shapers.tenants[t].admit(s, len, now) {
             count(tc, true, len);
