@@ -37,14 +37,20 @@ pub fn run<P: Ports>(
     let port_count = ports.port_count();
     let mut recycle = [P::Desc::default(); BATCH];
     let mut n_recycle = 0;
-    // Frames still to transmit, one bit per frame (BATCH fits in 64 bits).
-    let mut to_send: u64 = 0;
+    // Frames to transmit, in arrival order, with their ports and tenants.
+    let mut out = [P::Desc::default(); BATCH];
+    let mut port_of = [PortId(0); BATCH];
+    let mut tenant_of = [NO_TENANT; BATCH];
+    let mut k = 0;
     // Pass 1: drops and punts; unknown egress ports become drops.
     for i in 0..n {
         let verdict = batch.meta[i].verdict;
         let reason = match verdict {
             Verdict::Tx(p) if p.index() < port_count => {
-                to_send |= 1 << i;
+                out[k] = batch.desc[i];
+                port_of[k] = p;
+                tenant_of[k] = batch.meta[i].tenant;
+                k += 1;
                 continue;
             }
             Verdict::Tx(_) => DropReason::EgressUnknown,
@@ -87,50 +93,12 @@ pub fn run<P: Ports>(
     if n_recycle > 0 {
         ports.recycle(&recycle[..n_recycle]);
     }
-    // Pass 2: hand each port its frames (the port of the first frame left, then the next),
-    // in arrival order within a port.
-    let mut out = [P::Desc::default(); BATCH];
-    let mut class = [0u8; BATCH];
-    let mut tenant = [NO_TENANT; BATCH];
-    while to_send != 0 {
-        let first = to_send.trailing_zeros() as usize;
-        let Verdict::Tx(port) = batch.meta[first].verdict else {
-            to_send &= !(1 << first);
-            continue;
-        };
-        let mut k = 0;
-        let mut rest = to_send;
-        while rest != 0 {
-            let j = rest.trailing_zeros() as usize;
-            rest &= rest - 1;
-            let m = &batch.meta[j];
-            if m.verdict == Verdict::Tx(port) {
-                to_send &= !(1 << j);
-                out[k] = batch.desc[j];
-                class[k] = class_of(fib, m.tenant);
-                tenant[k] = m.tenant;
-                k += 1;
-            }
-        }
-        let q = schedule::queues_mut::<P::Desc>(slot);
-        schedule::send(
-            shapers,
-            q,
-            ports,
-            port,
-            fib,
-            &mut out[..k],
-            &mut class[..k],
-            &mut tenant[..k],
-            counters,
-            now,
-        );
-    }
+    // Pass 2: hand each port its frames.
+    let q = schedule::queues_mut::<P::Desc>(slot);
+    let (frames, port_of, tenant_of) = (&out[..k], &port_of[..k], &tenant_of[..k]);
+    schedule::send_grouped(shapers, q, ports, fib, frames, port_of, tenant_of, counters, now);
     batch.len = 0;
 }
-
-// The transmit bit mask of pass 2 has one bit per frame.
-const _: () = assert!(BATCH <= 64);
 
 /// The priority class of a frame of `tenant` (index into [`WorkerCounters::classes`]).
 #[inline]

@@ -427,6 +427,55 @@ pub fn send<P: Ports>(
     }
 }
 
+/// Hands frames bound for several ports to each port's scheduler ([`send`]), grouped by
+/// port (the port of the first frame left, then the next; arrival order within a port).
+/// Frames for a port this port set does not have are dropped as `egress_unknown`.
+#[allow(clippy::too_many_arguments)]
+pub fn send_grouped<P: Ports>(
+    shapers: &mut Shapers,
+    mut q: Option<&mut Queues<P::Desc>>,
+    ports: &mut P,
+    fib: &FibSnapshot,
+    frames: &[P::Desc],
+    port_of: &[PortId],
+    tenant_of: &[TenantId],
+    counters: &mut WorkerCounters,
+    now: Instant,
+) {
+    let n = frames.len().min(port_of.len()).min(tenant_of.len()).min(BATCH);
+    // Frames not yet handed over, one bit each.
+    let mut left: u64 = if n >= 64 { u64::MAX } else { (1u64 << n) - 1 };
+    let mut g = [P::Desc::default(); BATCH];
+    let mut gc = [0u8; BATCH];
+    let mut gt = [NO_TENANT; BATCH];
+    while left != 0 {
+        let port = port_of[left.trailing_zeros() as usize];
+        let mut k = 0;
+        let mut rest = left;
+        while rest != 0 {
+            let j = rest.trailing_zeros() as usize;
+            rest &= rest - 1;
+            if port_of[j] == port {
+                left &= !(1 << j);
+                g[k] = frames[j];
+                gc[k] = class_of(fib, tenant_of[j]);
+                gt[k] = tenant_of[j];
+                k += 1;
+            }
+        }
+        if port.index() < ports.port_count() {
+            let (g, gc, gt) = (&mut g[..k], &mut gc[..k], &mut gt[..k]);
+            send(shapers, q.as_deref_mut(), ports, port, fib, g, gc, gt, counters, now);
+        } else {
+            ports.recycle(&g[..k]);
+            counters.drops[DropReason::EgressUnknown.index()] += k as u64;
+        }
+    }
+}
+
+// The bit masks of `send_grouped` have one bit per frame of a batch.
+const _: () = assert!(BATCH <= 64);
+
 /// Per-tenant tx counts of frames handed to a port, summed over runs of one tenant.
 #[inline]
 fn count_tenant_tx<P: Ports>(
@@ -563,7 +612,7 @@ fn drain_tenants<P: Ports>(
     now: Instant,
 ) -> usize {
     let mut out = [P::Desc::default(); BATCH];
-    let mut port_of = [0u16; BATCH];
+    let mut port_of = [PortId(0); BATCH];
     let mut tenant_of = [NO_TENANT; BATCH];
     let mut n = 0;
     for t in 0..MAX_TENANTS {
@@ -587,51 +636,12 @@ fn drain_tenants<P: Ports>(
             q.tenants[t].pop();
             q.tenant_held = q.tenant_held.saturating_sub(1);
             out[n] = d;
-            port_of[n] = port;
+            port_of[n] = PortId(port);
             tenant_of[n] = tenant;
             n += 1;
         }
     }
-    // Group by port (in order within a port) and hand each group to its scheduler.
-    let mut left: u64 = if n >= 64 { u64::MAX } else { (1u64 << n) - 1 };
-    let mut g = [P::Desc::default(); BATCH];
-    let mut gc = [0u8; BATCH];
-    let mut gt = [NO_TENANT; BATCH];
-    while left != 0 {
-        let first = left.trailing_zeros() as usize;
-        let port = port_of[first];
-        let mut k = 0;
-        let mut rest = left;
-        while rest != 0 {
-            let j = rest.trailing_zeros() as usize;
-            rest &= rest - 1;
-            if port_of[j] == port {
-                left &= !(1 << j);
-                g[k] = out[j];
-                gc[k] = class_of(fib, tenant_of[j]);
-                gt[k] = tenant_of[j];
-                k += 1;
-            }
-        }
-        let port = PortId(port);
-        if port.index() < ports.port_count() {
-            send(
-                shapers,
-                Some(&mut *q),
-                ports,
-                port,
-                fib,
-                &mut g[..k],
-                &mut gc[..k],
-                &mut gt[..k],
-                counters,
-                now,
-            );
-        } else {
-            ports.recycle(&g[..k]);
-            counters.drops[DropReason::EgressUnknown.index()] += k as u64;
-        }
-    }
+    send_grouped(shapers, Some(q), ports, fib, &out[..n], &port_of[..n], &tenant_of[..n], counters, now);
     n
 }
 
