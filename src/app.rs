@@ -421,6 +421,12 @@ mod workers {
                     p.decap_packets
                 ));
             }
+            for (name, c) in switch::stats::CLASS_NAMES.iter().zip(t.classes.iter()) {
+                s.push_str(&format!(
+                    "class {name} tx {} enqueued {} queue_dropped {} high_water {}\n",
+                    c.tx_packets, c.enqueued, c.queue_dropped, c.queue_high_water
+                ));
+            }
             for w in self.reader.workers() {
                 s.push_str(&format!(
                     "worker {} core {} rx {} tx {} drops {}\n",
@@ -552,6 +558,9 @@ mod workers {
                     tx_packets: c.tx_packets,
                     tx_bytes: c.tx_bytes,
                     dropped: c.tx_dropped,
+                    enqueued: c.enqueued,
+                    queue_dropped: c.queue_dropped,
+                    queue_high_water: c.queue_high_water,
                 })
                 .collect()
         }

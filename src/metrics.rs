@@ -8,6 +8,7 @@
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -128,18 +129,24 @@ pub fn render(c: &WorkerCounters, names: &Names) -> String {
     port("port_rx_bytes", "Bytes received on the port", &mut reg, &|i| c.ports[i].rx_bytes);
     port("port_tx_packets", "Frames the port's transmit ring accepted", &mut reg, &|i| c.ports[i].tx_packets);
     port("port_tx_bytes", "Bytes the port's transmit ring accepted", &mut reg, &|i| c.ports[i].tx_bytes);
-    port("port_tx_dropped", "Frames refused by the port's full transmit ring", &mut reg, &|i| {
-        c.ports[i].tx_dropped
-    });
+    port(
+        "port_tx_dropped",
+        "Frames for the port dropped at egress (transmit ring refused, or class queue full)",
+        &mut reg,
+        &|i| c.ports[i].tx_dropped,
+    );
     port("port_shape_conform_packets", "Frames within the port's traffic-shape rate", &mut reg, &|i| {
         c.port_shape[i].conform_packets
     });
     port(
         "port_shape_exceed_packets",
-        "Frames over the port's traffic-shape rate (dropped)",
+        "Frames over the port's traffic-shape rate (queued, or dropped when the queue was full)",
         &mut reg,
         &|i| c.port_shape[i].exceed_packets,
     );
+    port("port_shape_drop_packets", "Frames over the port's traffic-shape rate dropped", &mut reg, &|i| {
+        c.port_shape[i].drop_packets
+    });
     let tenant = |name: &str, help: &str, reg: &mut Registry, get: &dyn Fn(usize) -> u64| {
         let f = family();
         for (i, t) in names.tenants.iter().enumerate() {
@@ -159,26 +166,51 @@ pub fn render(c: &WorkerCounters, names: &Names) -> String {
     tenant("tenant_tx_bytes", "Bytes of the tenant queued for transmission", &mut reg, &|i| {
         c.tenants[i].tx_bytes
     });
+    tenant("tenant_shape_conform_packets", "Frames within the tenant's service-level rate", &mut reg, &|i| {
+        c.tenant_shape[i].conform_packets
+    });
     tenant(
         "tenant_shape_exceed_packets",
-        "Frames over the tenant's service-level rate (dropped)",
+        "Frames over the tenant's service-level rate (queued, or dropped when the queue was full)",
         &mut reg,
         &|i| c.tenant_shape[i].exceed_packets,
+    );
+    tenant(
+        "tenant_shape_drop_packets",
+        "Frames over the tenant's service-level rate dropped",
+        &mut reg,
+        &|i| c.tenant_shape[i].drop_packets,
     );
     let drops = family();
     for r in DropReason::ALL {
         set(&drops, &[("reason", r.name())], c.drops[r.index()]);
     }
     reg.register("drops", "Frames dropped, by reason (show errors)", drops);
-    let (ctx, ctxb, cdrop) = (family(), family(), family());
+    let (ctx, ctxb, cdrop, cenq, cqdrop) = (family(), family(), family(), family(), family());
+    let chigh: Family<Labels, Gauge> = Family::default();
     for (i, name) in CLASS_NAMES.iter().enumerate() {
-        set(&ctx, &[("class", name)], c.classes[i].tx_packets);
-        set(&ctxb, &[("class", name)], c.classes[i].tx_bytes);
-        set(&cdrop, &[("class", name)], c.classes[i].tx_dropped);
+        let k = &c.classes[i];
+        set(&ctx, &[("class", name)], k.tx_packets);
+        set(&ctxb, &[("class", name)], k.tx_bytes);
+        set(&cdrop, &[("class", name)], k.tx_dropped);
+        set(&cenq, &[("class", name)], k.enqueued);
+        set(&cqdrop, &[("class", name)], k.queue_dropped);
+        chigh.get_or_create(&vec![("class".to_string(), name.to_string())]).set(k.queue_high_water as i64);
     }
     reg.register("class_tx_packets", "Frames of the priority class transmitted", ctx);
     reg.register("class_tx_bytes", "Bytes of the priority class transmitted", ctxb);
-    reg.register("class_tx_dropped", "Frames of the priority class refused by a full ring", cdrop);
+    reg.register(
+        "class_tx_dropped",
+        "Frames of the priority class refused by a ring that said it had room",
+        cdrop,
+    );
+    reg.register("class_enqueued", "Frames of the priority class that waited in a port's class queue", cenq);
+    reg.register("class_queue_dropped", "Frames of the priority class dropped: class queue full", cqdrop);
+    reg.register(
+        "class_queue_high_water",
+        "Deepest one port's queue of the priority class has been, in frames",
+        chigh,
+    );
     let redirected: Counter = Counter::default();
     redirected.inc_by(c.redirected);
     reg.register("redirected", "Frames an ip redirect sent to another host", redirected);
@@ -200,6 +232,10 @@ mod tests {
         c.tenants[0].rx_bytes = 1500;
         c.drops[DropReason::Shaped.index()] = 7;
         c.classes[2].tx_dropped = 3;
+        c.classes[2].enqueued = 40;
+        c.classes[2].queue_dropped = 9;
+        c.classes[0].queue_high_water = 17;
+        c.tenant_shape[0].drop_packets = 2;
         c.redirected = 5;
         let names = Names { ports: vec!["a".into(), "h".into()], tenants: vec!["z".into()] };
         let text = render(&c, &names);
@@ -209,6 +245,11 @@ mod tests {
         assert!(text.contains("vnswitch_tenant_rx_bytes_total{tenant=\"z\"} 1500\n"), "{text}");
         assert!(text.contains("vnswitch_drops_total{reason=\"shaped\"} 7\n"), "{text}");
         assert!(text.contains("vnswitch_class_tx_dropped_total{class=\"silver\"} 3\n"), "{text}");
+        assert!(text.contains("vnswitch_class_enqueued_total{class=\"silver\"} 40\n"), "{text}");
+        assert!(text.contains("vnswitch_class_queue_dropped_total{class=\"silver\"} 9\n"), "{text}");
+        assert!(text.contains("# TYPE vnswitch_class_queue_high_water gauge\n"), "{text}");
+        assert!(text.contains("vnswitch_class_queue_high_water{class=\"platinum\"} 17\n"), "{text}");
+        assert!(text.contains("vnswitch_tenant_shape_drop_packets_total{tenant=\"z\"} 2\n"), "{text}");
         assert!(text.contains("vnswitch_redirected_total 5\n"), "{text}");
         assert!(text.ends_with("# EOF\n"));
     }

@@ -75,12 +75,17 @@ struct App {
 
 impl App {
     fn start(tag: &str) -> App {
+        Self::start_edit(tag, |t| t)
+    }
+
+    /// [`start`](Self::start) with `edit` applied to the topology text.
+    fn start_edit(tag: &str, edit: impl Fn(String) -> String) -> App {
         let serial = serial();
         let lab = Lab::new(tag);
         lab.cleanup();
         let dir = tempfile::tempdir().expect("tempdir");
         let topo = dir.path().join("topology.ron");
-        std::fs::write(&topo, lab.topology()).expect("write topology");
+        std::fs::write(&topo, edit(lab.topology())).expect("write topology");
         let (child, log) = common::spawn_logged(
             Command::new(env!("CARGO_BIN_EXE_vnswitch"))
                 .arg("run")
@@ -252,6 +257,27 @@ fn traffic_shape_holds_iperf3_to_the_rate_and_metrics_move() {
     assert!(check.status.success(), "prometheus_client rejected the exposition: {}", text(&check));
     let families: usize = String::from_utf8_lossy(&check.stdout).trim().parse().unwrap_or(0);
     assert!(families >= 15, "{families} metric families");
+}
+
+#[test]
+#[ignore = "needs root: network namespaces, AF_XDP, iperf3 (sudo scripts/test runs it)"]
+fn tenant_service_level_rate_holds_iperf3_close_to_the_rate() {
+    require_root("tenant_service_level_rate_holds_iperf3_close_to_the_rate");
+    // Tenant z is gold: give gold a 10 Mbit/s rate. The tenant shaper queues what is over
+    // the rate (it does not police), so TCP gets close to it.
+    let gold = "(level: gold, fast_path: true),";
+    let app = App::start_edit("ts", |t| {
+        assert!(t.contains(gold), "default.ron changed shape");
+        t.replace(gold, "(level: gold, fast_path: true, rate_mbps: 10),")
+    });
+    let shaped = iperf_a_to_h(&app, 8);
+    eprintln!("tenant-shaped: {:.2} Mbit/s", shaped / 1e6);
+    let m = app.scrape();
+    let pm = app.cli(&["show policy-map interface h"]);
+    assert!((9.0e6..=10.5e6).contains(&shaped), "iperf3 at {:.2} Mbit/s\n{pm}\n{m}", shaped / 1e6);
+    assert!(sample(&m, "vnswitch_tenant_shape_conform_packets_total{tenant=\"z\"}") > 1000, "{m}");
+    assert!(sample(&m, "vnswitch_tenant_shape_exceed_packets_total{tenant=\"z\"}") > 0, "{m}");
+    assert!(pm.contains("Service-policy (vrf z, service-level gold): shape average 10 Mbit/s"), "{pm}");
 }
 
 #[test]

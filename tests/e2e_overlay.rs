@@ -109,16 +109,7 @@ impl Overlay {
     }
 
     fn stop(&mut self) -> String {
-        if let Some(mut child) = self.child.take() {
-            // SAFETY: kill(2) on the pid of our own child; no memory is involved.
-            unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-            let deadline = Instant::now() + Duration::from_secs(10);
-            while Instant::now() < deadline && matches!(child.try_wait(), Ok(None)) {
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        common::stop_child(self.child.take());
         self.log_text()
     }
 }

@@ -6,6 +6,11 @@
 //! the plain path: `encap_a_to_r` (A -> remote host R: one hop, VXLAN written into the
 //! headroom, out of the uplink) and `decap_r_to_h` (VXLAN from R's node on the uplink: every
 //! decap check, start moved past the outer headers, J and L, out of port h).
+//! Shaping on vs off (`a_to_h_shaped`), flow statistics on vs off (`a_to_h_flows`: the
+//! worker's per-batch flow sampling and counting around the pipeline), and the egress
+//! scheduler congested (`a_to_h_congested`: port h takes only 48 of every 64 frames per
+//! round, so frames wait in their class queue, the queue stays full and 16 per round are
+//! dropped as `class_queue_full`).
 //! Run: `cargo bench -p vnswitch-benches --bench pipeline -- --measurement-time 3`.
 
 use criterion::{Criterion, Throughput};
@@ -17,6 +22,7 @@ use rib::{Adjacency, Ipv4Prefix};
 use std::hint::black_box;
 use std::net::Ipv4Addr;
 use std::time::Instant;
+use switch::flows::FlowPublisher;
 use switch::pipeline::encap;
 use switch::pipeline::{Batch, Ingress, Pipeline, BATCH};
 use switch::port::{MemPorts, Ports};
@@ -53,8 +59,12 @@ fn fib_with_routes(extra: usize) -> FibSnapshot {
 }
 
 struct Rig {
-    ports: MemPorts,
+    ports: LimitedTx,
     pipeline: Pipeline,
+    /// Flow statistics as the worker keeps them (None: off).
+    flows: Option<FlowPublisher>,
+    /// Frames port `tx` must send per round.
+    expect: usize,
     counters: WorkerCounters,
     batch: Batch<switch::port::MemDesc>,
     frame: Vec<u8>,
@@ -71,14 +81,32 @@ impl Rig {
     /// `frame` received on `rx`, every copy expected out of `tx`.
     fn path(rx: PortId, tx: PortId, frame: Vec<u8>) -> Self {
         Rig {
-            ports: MemPorts::new(4, 1024),
+            ports: LimitedTx::new(MemPorts::new(4, 1024), usize::MAX),
             pipeline: Pipeline::new(),
+            flows: None,
+            expect: BATCH,
             counters: WorkerCounters::ZERO,
             batch: Batch::new(Ingress::Port(rx)),
             frame,
             rx,
             tx,
         }
+    }
+
+    /// A -> H with the worker's flow statistics on.
+    fn with_flows() -> Self {
+        let mut rig = Self::new();
+        rig.flows = Some(switch::flows::channel(0).0);
+        rig
+    }
+
+    /// A -> H through a port that sends 48 frames per round: the class queue fills, and
+    /// every round 48 leave from it and 16 are dropped.
+    fn congested() -> Self {
+        let mut rig = Self::new();
+        rig.ports = LimitedTx::new(MemPorts::new(4, 1024), 48);
+        rig.expect = 48;
+        rig
     }
 
     /// A -> remote host R: encapsulated onto the uplink (substrate FIB).
@@ -99,13 +127,24 @@ impl Rig {
     #[inline(never)]
     fn round(&mut self, fib: &FibSnapshot) {
         for _ in 0..BATCH {
-            let _ = self.ports.inject(self.rx, &self.frame);
+            let _ = self.ports.mem.inject(self.rx, &self.frame);
         }
         let n = self.ports.rx_burst(self.rx, &mut self.batch.desc);
+        if let Some(f) = &mut self.flows {
+            f.sample_batch(&self.ports, &self.batch.desc[..n]);
+        }
         self.batch.reset(Ingress::Port(self.rx), n);
-        self.pipeline.run(&mut self.ports, &mut self.batch, fib, None, &mut self.counters, Instant::now());
-        let sent = self.ports.discard_tx(self.tx);
-        assert_eq!(sent, BATCH, "every frame forwarded");
+        let now = Instant::now();
+        self.pipeline.run(&mut self.ports, &mut self.batch, fib, None, &mut self.counters, now);
+        if let Some(f) = &mut self.flows {
+            f.count_batch(&self.batch.meta, n);
+            f.maybe_publish(now, false);
+        }
+        // The worker's end of round: what waits goes out, then housekeeping.
+        self.pipeline.drain_queues(&mut self.ports, fib, &mut self.counters, now);
+        self.ports.service();
+        let sent = self.ports.mem.discard_tx(self.tx);
+        assert_eq!(sent, self.expect, "frames forwarded per round");
     }
 }
 
@@ -148,6 +187,18 @@ fn bench(c: &mut Criterion) {
         rig.round(&shaped);
         g.bench_function("a_to_h_shaped", |b| b.iter(|| rig.round(black_box(&shaped))));
     }
+    {
+        let mut rig = Rig::with_flows();
+        rig.round(&small);
+        g.bench_function("a_to_h_flows", |b| b.iter(|| rig.round(black_box(&small))));
+    }
+    {
+        let mut rig = Rig::congested();
+        for _ in 0..16 {
+            rig.round(&small); // fill the class queue
+        }
+        g.bench_function("a_to_h_congested", |b| b.iter(|| rig.round(black_box(&small))));
+    }
     let substrate = substrate_fib(Some(Some(MAC_PEER)));
     let overlay: [(&str, fn() -> Rig); 3] =
         [("a_to_h_substrate_fib", Rig::new), ("encap_a_to_r", Rig::encap), ("decap_r_to_h", Rig::decap)];
@@ -162,8 +213,19 @@ fn bench(c: &mut Criterion) {
         println!("pipeline {name}: median {wall:.1} ns/packet wall, {cpu:.1} ns/packet thread CPU time");
     }
 
-    for (name, fib) in [("A->H shaping off", &small), ("A->H shaping on (port + tenant)", &shaped)] {
-        let (wall, cpu) = median_ns(&mut Rig::new(), fib, 2000);
+    let cases: [(&str, fn() -> Rig, &FibSnapshot); 5] = [
+        ("A->H shaping off", Rig::new, &small),
+        ("A->H shaping on (port + tenant)", Rig::new, &shaped),
+        ("A->H flow stats off", Rig::new, &small),
+        ("A->H flow stats on", Rig::with_flows, &small),
+        ("A->H scheduler congested (48 of 64 sent, per offered frame)", Rig::congested, &small),
+    ];
+    for (name, make, fib) in cases {
+        let mut rig = make();
+        for _ in 0..16 {
+            rig.round(fib);
+        }
+        let (wall, cpu) = median_ns(&mut rig, fib, 2000);
         println!("pipeline {name}: median {wall:.1} ns/packet wall, {cpu:.1} ns/packet thread CPU time");
     }
 

@@ -75,15 +75,22 @@ pub struct ShaperCounters {
     pub drop_bytes: u64,
 }
 
-/// Counters of one egress priority class (`show policy-map interface`).
+/// Counters of one egress priority class over all ports (`show policy-map interface`).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ClassStats {
     /// `platinum`, `gold` or `silver`.
     pub class: String,
     pub tx_packets: u64,
     pub tx_bytes: u64,
-    /// Refused by a full transmit ring.
+    /// Refused by a transmit ring that said it had room (normally 0).
     pub dropped: u64,
+    /// Waited in a port's class queue (ring full, shaper out of tokens, or older frames
+    /// waiting).
+    pub enqueued: u64,
+    /// Dropped because the class queue was full.
+    pub queue_dropped: u64,
+    /// Deepest one port's queue of the class has been (frames; not cleared).
+    pub queue_high_water: u64,
 }
 
 /// Aggregated statistics, readable from any thread.

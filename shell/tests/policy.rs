@@ -126,3 +126,97 @@ fn tenant_users_shape_and_redirect_only_in_their_scope() {
     assert!(rc.contains(" traffic-shape rate 2000000 burst 4000\n"), "{rc}");
     assert!(!rc.contains("interface b"));
 }
+
+/// Counters as the workers would report them after congestion on port h.
+struct CongestedStats;
+
+impl shell::StatsSource for CongestedStats {
+    fn workers(&self) -> Vec<shell::WorkerStats> {
+        Vec::new()
+    }
+    fn ports(&self) -> Vec<shell::PortCounters> {
+        Vec::new()
+    }
+    fn clear(&self) {}
+    fn port_shapers(&self) -> Vec<(String, shell::providers::ShaperCounters)> {
+        let h = shell::providers::ShaperCounters {
+            conform_packets: 900,
+            conform_bytes: 1_350_000,
+            exceed_packets: 300,
+            exceed_bytes: 450_000,
+            drop_packets: 40,
+            drop_bytes: 60_000,
+        };
+        vec![("h".into(), h)]
+    }
+    fn tenant_shapers(&self) -> Vec<shell::providers::ShaperCounters> {
+        let y = shell::providers::ShaperCounters {
+            conform_packets: 70,
+            conform_bytes: 7000,
+            exceed_packets: 8,
+            exceed_bytes: 800,
+            drop_packets: 3,
+            drop_bytes: 300,
+        };
+        vec![Default::default(), y]
+    }
+    fn classes(&self) -> Vec<shell::providers::ClassStats> {
+        let c = |class: &str, tx: u64, enq: u64, qd: u64, hw: u64| shell::providers::ClassStats {
+            class: class.into(),
+            tx_packets: tx,
+            tx_bytes: tx * 100,
+            dropped: 0,
+            enqueued: enq,
+            queue_dropped: qd,
+            queue_high_water: hw,
+        };
+        vec![c("platinum", 6000, 500, 0, 12), c("gold", 0, 0, 0, 0), c("silver", 1000, 9000, 8000, 128)]
+    }
+}
+
+#[test]
+fn show_policy_map_shows_shaper_queues_and_the_class_queues() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("topo.ron");
+    std::fs::copy(Path::new(env!("CARGO_MANIFEST_DIR")).join("../topologies/default.ron"), &path).unwrap();
+    let rib = RibHandle::spawn(rib::topology::load(&path).unwrap()).unwrap();
+    let ctx = Arc::new(ShellContext::new(rib).with_stats(Arc::new(CongestedStats)));
+    let mut s = login(&ctx, "admin", "vnswitch");
+    run(&mut s, "configure terminal");
+    run(&mut s, "interface h");
+    assert_eq!(run(&mut s, "traffic-shape rate 10000000"), "");
+    run(&mut s, "end");
+    let pm = run(&mut s, "show policy-map interface");
+    let q = switch::pipeline::schedule::CLASS_QUEUE_FRAMES;
+    assert!(
+        pm.contains(&format!(
+            "      shape (average) cir 10000000, bc 125000 bytes, queue limit {q} packets per class\n\
+             \x20       conformed 900 packets, 1350000 bytes; action: transmit\n\
+             \x20       exceeded 300 packets, 450000 bytes; action: queue\n\
+             \x20       dropped 40 packets, 60000 bytes\n"
+        )),
+        "{pm}"
+    );
+    // Tenant y's service-level shaper (port b) with its queue.
+    let t = switch::pipeline::schedule::TENANT_QUEUE_FRAMES;
+    assert!(
+        pm.contains(&format!(
+            "  Service-policy (vrf y, service-level silver): shape average 100 Mbit/s\n\
+             \x20       queue limit {t} packets\n\
+             \x20       conformed 70 packets, 7000 bytes; action: transmit\n\
+             \x20       exceeded 8 packets, 800 bytes; action: queue\n\
+             \x20       dropped 3 packets, 300 bytes\n"
+        )),
+        "{pm}"
+    );
+    let table = "  Class        Tx packets       Tx bytes       Queued      Q drops  Max depth Ring drops\n\
+                 \x20 platinum           6000         600000          500            0         12          0\n\
+                 \x20 gold                  0              0            0            0          0          0\n\
+                 \x20 silver             1000         100000         9000         8000        128          0\n";
+    assert!(pm.ends_with(table), "{pm}");
+    // A tenant user sees its own ports' shapers, never the appliance-wide class table.
+    let mut z = login(&ctx, "z-ops", "z-ops");
+    let pm = run(&mut z, "show policy-map interface");
+    assert!(pm.contains("dropped 40 packets"), "{pm}");
+    assert!(!pm.contains("Egress priority"), "{pm}");
+}

@@ -363,6 +363,18 @@ impl<P: Ports> Ports for Tap<'_, P> {
     fn idle_wait(&mut self, timeout: Duration) {
         self.ports.idle_wait(timeout)
     }
+    fn link_up(&self, port: PortId) -> bool {
+        self.ports.link_up(port)
+    }
+    fn maintain(&mut self) {
+        self.ports.maintain()
+    }
+    fn tx_room(&mut self, port: PortId, want: usize) -> usize {
+        self.ports.tx_room(port, want)
+    }
+    fn hold_budget(&self) -> usize {
+        self.ports.hold_budget()
+    }
 }
 
 #[cfg(test)]

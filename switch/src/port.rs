@@ -110,6 +110,21 @@ pub trait Ports: FrameBuf {
     /// Slow housekeeping, about once a second (never per batch): notice devices that
     /// appeared (attach) or went away (detach, mark the port down). The default does nothing.
     fn maintain(&mut self) {}
+
+    /// How many of `want` frames `tx_burst(port, ..)` would take now (a backend may kick its
+    /// device to make room first). The egress scheduler asks before it sends, so that what
+    /// the ring cannot take stays in its class queues instead of being dropped. The default
+    /// says `want` (no backpressure known: a full ring then drops as `tx_ring_full`).
+    fn tx_room(&mut self, _port: PortId, want: usize) -> usize {
+        want
+    }
+
+    /// Most frames the worker may hold in its software queues (shaper and class queues) at
+    /// once without starving its receive rings: frames held there are not in the free list.
+    /// The default sets no bound.
+    fn hold_budget(&self) -> usize {
+        usize::MAX
+    }
 }
 
 /// Why a port's link is down (the port exists in the topology; its device does not work).
@@ -469,6 +484,16 @@ impl Ports for MemPorts {
     fn link_up(&self, port: PortId) -> bool {
         self.ports.get(port.index()).is_some_and(|p| p.down.is_none())
     }
+
+    fn tx_room(&mut self, port: PortId, want: usize) -> usize {
+        let ring_size = self.ring_size;
+        self.ports.get(port.index()).map_or(0, |p| want.min(ring_size.saturating_sub(p.tx.len())))
+    }
+
+    /// Half the buffer: the other half stays for receive and transmit rings.
+    fn hold_budget(&self) -> usize {
+        self.frame_count() / 2
+    }
 }
 
 #[cfg(test)]
@@ -663,5 +688,13 @@ impl Ports for WirePorts {
 
     fn link_up(&self, port: PortId) -> bool {
         self.mem.link_up(port)
+    }
+
+    fn tx_room(&mut self, port: PortId, want: usize) -> usize {
+        self.mem.tx_room(port, want)
+    }
+
+    fn hold_budget(&self) -> usize {
+        self.mem.hold_budget()
     }
 }

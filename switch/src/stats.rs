@@ -32,7 +32,9 @@ pub struct PortCounters {
     pub tx_packets: u64,
     /// Bytes of those frames.
     pub tx_bytes: u64,
-    /// Frames for this port the transmit ring refused (also counted as `tx_ring_full`).
+    /// Frames for this port dropped at egress: the transmit ring refused them
+    /// (`tx_ring_full`), or the ring was full and so was their class queue
+    /// (`class_queue_full`).
     pub tx_dropped: u64,
     /// Frames VXLAN-encapsulated to leave on this port (an uplink), counted when the outer
     /// headers are written (before transmit).
@@ -59,8 +61,8 @@ pub struct TenantCounters {
 }
 
 /// Counters of one shaper (an egress port's `traffic-shape`, a tenant's service-level rate),
-/// as seen by one worker. A port shaper queues frames over the rate briefly (a small FIFO)
-/// and drops them when its queue is full; a tenant shaper has no queue and drops at once.
+/// as seen by one worker. Both queue frames over the rate briefly (a port in its class
+/// queues, a tenant in its FIFO) and drop them when the queue is full.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ShapeCounters {
     /// Frames sent within the rate (at once, or later from the queue).
@@ -105,19 +107,37 @@ pub const fn class_index(level: rib::ServiceLevel) -> usize {
     }
 }
 
-/// Counters of one priority class at egress, as seen by one worker.
+/// Counters of one priority class at egress (summed over the egress ports), as seen by one
+/// worker.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ClassCounters {
     /// Frames of the class the transmit rings accepted.
     pub tx_packets: u64,
     /// Bytes of those frames.
     pub tx_bytes: u64,
-    /// Frames of the class a full transmit ring refused (also counted as `tx_ring_full`).
+    /// Frames of the class a transmit ring refused after saying it had room (also counted
+    /// as `tx_ring_full`; should stay 0 with a backend that reports its room).
     pub tx_dropped: u64,
+    /// Frames of the class that waited in a port's class queue (the ring had no room, or
+    /// the port's shaper no tokens, or older frames were waiting).
+    pub enqueued: u64,
+    /// Frames of the class dropped because its class queue was full (counted as
+    /// `class_queue_full`, or `shaped` on a shaped port).
+    pub queue_dropped: u64,
+    /// Deepest any one port's queue of this class has been, in frames (a high-water mark:
+    /// the maximum over workers, never reset by `clear counters`).
+    pub queue_high_water: u64,
 }
 
 impl ClassCounters {
-    pub const ZERO: ClassCounters = ClassCounters { tx_packets: 0, tx_bytes: 0, tx_dropped: 0 };
+    pub const ZERO: ClassCounters = ClassCounters {
+        tx_packets: 0,
+        tx_bytes: 0,
+        tx_dropped: 0,
+        enqueued: 0,
+        queue_dropped: 0,
+        queue_high_water: 0,
+    };
 }
 
 /// Everything one worker counts. Plain integers, only ever increased by the worker.
@@ -294,6 +314,9 @@ impl WorkerCounters {
             a.tx_packets = f(a.tx_packets, b.tx_packets);
             a.tx_bytes = f(a.tx_bytes, b.tx_bytes);
             a.tx_dropped = f(a.tx_dropped, b.tx_dropped);
+            a.enqueued = f(a.enqueued, b.enqueued);
+            a.queue_dropped = f(a.queue_dropped, b.queue_dropped);
+            // A high-water mark is neither summed nor subtracted: see `add` and `since`.
         }
         macro_rules! scalars {
             ($($field:ident),*) => { $( self.$field = f(self.$field, other.$field); )* };
@@ -322,6 +345,9 @@ impl WorkerCounters {
     /// Adds `other` counter by counter (aggregation over workers).
     pub fn add(&mut self, other: &WorkerCounters) {
         self.zip_with(other, u64::wrapping_add);
+        for (a, b) in self.classes.iter_mut().zip(other.classes.iter()) {
+            a.queue_high_water = a.queue_high_water.max(b.queue_high_water);
+        }
     }
 
     /// `self - baseline` counter by counter (after `clear counters`; saturating at 0).

@@ -420,3 +420,79 @@ pub fn fix_ipv4_checksum(frame: &mut [u8], l3_off: usize) {
         frame[l3_off + 10..l3_off + 12].copy_from_slice(&c.to_be_bytes());
     }
 }
+
+/// A [`MemPorts`](crate::port::MemPorts) whose transmit side takes at most `per_poll` frames
+/// per poll round (the quota comes back with [`Ports::service`](crate::port::Ports::service)):
+/// an egress port that is the bottleneck, for congestion tests. It reports its room
+/// ([`Ports::tx_room`](crate::port::Ports::tx_room)) like a ring that fills.
+#[derive(Debug)]
+pub struct LimitedTx {
+    pub mem: crate::port::MemPorts,
+    pub per_poll: usize,
+    left: usize,
+}
+
+impl LimitedTx {
+    pub fn new(mem: crate::port::MemPorts, per_poll: usize) -> Self {
+        LimitedTx { mem, per_poll, left: per_poll }
+    }
+}
+
+impl crate::port::FrameBuf for LimitedTx {
+    type Desc = crate::port::MemDesc;
+    fn capacity(&self) -> usize {
+        self.mem.capacity()
+    }
+    fn len(&self, desc: &Self::Desc) -> usize {
+        self.mem.len(desc)
+    }
+    fn data(&self, desc: &Self::Desc) -> &[u8] {
+        self.mem.data(desc)
+    }
+    fn data_mut(&mut self, desc: &Self::Desc) -> &mut [u8] {
+        self.mem.data_mut(desc)
+    }
+    fn set_len(&mut self, desc: &mut Self::Desc, len: usize) -> bool {
+        self.mem.set_len(desc, len)
+    }
+    fn headroom(&self, desc: &Self::Desc) -> usize {
+        self.mem.headroom(desc)
+    }
+    fn adjust_head(&mut self, desc: &mut Self::Desc, delta: isize) -> bool {
+        self.mem.adjust_head(desc, delta)
+    }
+}
+
+impl crate::port::Ports for LimitedTx {
+    fn port_count(&self) -> usize {
+        self.mem.port_count()
+    }
+    fn rx_burst(&mut self, port: PortId, out: &mut [Self::Desc]) -> usize {
+        self.mem.rx_burst(port, out)
+    }
+    fn tx_burst(&mut self, port: PortId, frames: &[Self::Desc]) -> usize {
+        let n = frames.len().min(self.left);
+        let sent = self.mem.tx_burst(port, &frames[..n]);
+        self.left -= sent;
+        self.mem.recycle(&frames[n..]);
+        sent
+    }
+    fn recycle(&mut self, frames: &[Self::Desc]) {
+        self.mem.recycle(frames)
+    }
+    fn alloc(&mut self) -> Option<Self::Desc> {
+        self.mem.alloc()
+    }
+    fn service(&mut self) {
+        self.left = self.per_poll;
+    }
+    fn link_up(&self, port: PortId) -> bool {
+        self.mem.link_up(port)
+    }
+    fn tx_room(&mut self, port: PortId, want: usize) -> usize {
+        self.mem.tx_room(port, want.min(self.left))
+    }
+    fn hold_budget(&self) -> usize {
+        self.mem.hold_budget()
+    }
+}

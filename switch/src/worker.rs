@@ -157,6 +157,9 @@ impl<P: Ports> Worker<P> {
     ) -> Self {
         publisher.set_core(config.core);
         let sleep = config.idle_sleep_min;
+        let mut pipeline = Pipeline::new();
+        // The shaper and class queues, allocated here rather than on the first frame.
+        pipeline.prepare(&ports);
         Worker {
             config,
             ports,
@@ -164,7 +167,7 @@ impl<P: Ports> Worker<P> {
             publisher,
             punt,
             stop,
-            pipeline: Pipeline::new(),
+            pipeline,
             counters: WorkerCounters::ZERO,
             batch: Batch::new(Ingress::Port(PortId(0))),
             idle_rounds: 0,
@@ -217,7 +220,7 @@ impl<P: Ports> Worker<P> {
             let port = PortId(p as u16);
             got += self.rx_port(port, fib, now);
         }
-        got += self.pipeline.drain_shaped(&mut self.ports, fib, &mut self.counters, now);
+        got += self.pipeline.drain_queues(&mut self.ports, fib, &mut self.counters, now);
         got += self.serve_probes(fib, now);
         got += self.serve_control_tx();
         drop(guard);
@@ -441,6 +444,39 @@ mod tests {
         collector.poll();
         assert_eq!(reader.received(), 1, "first round published, later ones within the interval did not");
         let _ = w.ports().capacity();
+    }
+
+    /// Frames a congested port could not take wait in their class queue and leave in later
+    /// poll rounds, in order, without new traffic; those rounds count as busy. The queues
+    /// exist before the first frame (allocated by `Worker::new`).
+    #[test]
+    fn a_congested_port_drains_its_class_queue_over_the_next_poll_rounds() {
+        let fib = Arc::new(FibCell::new(Arc::new(default_fib())));
+        let (publisher, _consumer) = channel(0, 8);
+        let stop = Arc::new(AtomicBool::new(false));
+        let ports = LimitedTx::new(MemPorts::new(3, 256), 4);
+        let mut w = Worker::new(WorkerConfig::new(0), ports, fib, publisher, None, stop);
+        assert!(w.pipeline_mut().queues.is_some(), "queues allocated before traffic");
+        let frame = |k: u8| udp_frame(MAC_A, MAC_J0, IP_A, IP_H, 64, 40000, 5201, &[k; 20]);
+        for k in 0..10 {
+            w.ports_mut().mem.inject(PORT_A, &frame(k)).unwrap();
+        }
+        let t0 = Instant::now();
+        assert_eq!(w.poll_once(t0), 10, "10 received: 4 sent, the rest queued");
+        let mut out = w.ports_mut().mem.take_tx(PORT_H);
+        assert_eq!(out.len(), 4);
+        assert_eq!(w.poll_once(t0), 4, "a round with nothing received still sends from the queue");
+        assert_eq!(w.poll_once(t0), 2);
+        assert_eq!(w.poll_once(t0), 0);
+        out.extend(w.ports_mut().mem.take_tx(PORT_H));
+        let expected: Vec<Vec<u8>> =
+            (0..10).map(|k| udp_frame(MAC_L0, MAC_H, IP_A, IP_H, 62, 40000, 5201, &[k; 20])).collect();
+        assert_eq!(out, expected);
+        let c = w.counters();
+        let gold = c.classes[crate::stats::class_index(rib::ServiceLevel::Gold)];
+        assert_eq!((gold.tx_packets, gold.enqueued, gold.queue_high_water), (10, 10, 10));
+        assert_eq!(c.total_drops(), 0);
+        assert_eq!(w.ports().mem.free_frames(), 256);
     }
 
     /// Issue 11 item 2: a port whose device went away drops what is routed to it as

@@ -201,6 +201,20 @@ impl Drop for Appliance {
     }
 }
 
+/// Stops a child appliance: SIGTERM, up to 10 s to exit, then SIGKILL; reaps it.
+pub fn stop_child(child: Option<Child>) {
+    if let Some(mut child) = child {
+        // SAFETY: kill(2) on the pid of our own child; no memory is involved.
+        unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline && matches!(child.try_wait(), Ok(None)) {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}
+
 /// Removes lab objects by name, whatever exists of them (idempotent; the safety net of tests
 /// whose lab names are fixed by a topology).
 pub fn remove_lab(namespaces: &[&str], devices: &[&str]) {

@@ -191,20 +191,20 @@ fn show_policy_map(ex: &mut Exec<'_>, args: &Args) -> CmdResult {
                 ));
                 ex.line("      Match: any");
                 ex.line(format!(
-                    "      shape (average) cir {}, bc {} bytes, queue limit {} packets",
+                    "      shape (average) cir {}, bc {} bytes, queue limit {} packets per class",
                     s.rate_bps,
                     fib.burst_bytes,
-                    switch::pipeline::schedule::QUEUE_FRAMES
+                    switch::pipeline::schedule::CLASS_QUEUE_FRAMES
                 ));
                 ex.line(format!(
                     "        conformed {} packets, {} bytes; action: transmit",
                     c.conform_packets, c.conform_bytes
                 ));
                 ex.line(format!(
-                    "        exceeded {} packets, {} bytes; action: drop",
+                    "        exceeded {} packets, {} bytes; action: queue",
                     c.exceed_packets, c.exceed_bytes
                 ));
-                ex.line(format!("        dropped {} packets, {} bytes", c.exceed_packets, c.exceed_bytes));
+                ex.line(format!("        dropped {} packets, {} bytes", c.drop_packets, c.drop_bytes));
             }
             None => ex.line("    Class-map: class-default (match-any)\n      no shaping configured"),
         }
@@ -215,13 +215,26 @@ fn show_policy_map(ex: &mut Exec<'_>, args: &Args) -> CmdResult {
     }
     if ex.s.user.admin && only.is_none() {
         if let Some(s) = stats.as_ref() {
-            ex.line(" Egress priority (all ports): strict platinum > gold > silver under a full ring,");
-            ex.line(" gold every 4th and silver every 8th slot at least");
-            ex.line(format!("  {:<10} {:>14} {:>16} {:>12}", "Class", "Tx packets", "Tx bytes", "Dropped"));
+            ex.line(" Egress priority (all ports): per port a queue per class, served strict");
+            ex.line(" platinum > gold > silver when the ring or shaper is full, gold every 4th and");
+            ex.line(format!(
+                " silver every 8th slot at least; queue limit {} packets per class",
+                switch::pipeline::schedule::CLASS_QUEUE_FRAMES
+            ));
+            ex.line(format!(
+                "  {:<10} {:>12} {:>14} {:>12} {:>12} {:>10} {:>10}",
+                "Class", "Tx packets", "Tx bytes", "Queued", "Q drops", "Max depth", "Ring drops"
+            ));
             for c in s.classes() {
                 ex.line(format!(
-                    "  {:<10} {:>14} {:>16} {:>12}",
-                    c.class, c.tx_packets, c.tx_bytes, c.dropped
+                    "  {:<10} {:>12} {:>14} {:>12} {:>12} {:>10} {:>10}",
+                    c.class,
+                    c.tx_packets,
+                    c.tx_bytes,
+                    c.enqueued,
+                    c.queue_dropped,
+                    c.queue_high_water,
+                    c.dropped
                 ));
             }
         }
@@ -241,9 +254,14 @@ fn tenant_shaper(ex: &mut Exec<'_>, file: &rib::topology::schema::TopologyFile, 
     let level = format!("{:?}", t.service_level).to_lowercase();
     ex.line("");
     ex.line(format!("  Service-policy (vrf {tenant}, service-level {level}): shape average {} Mbit/s", rate));
+    ex.line(format!("        queue limit {} packets", switch::pipeline::schedule::TENANT_QUEUE_FRAMES));
     ex.line(format!(
         "        conformed {} packets, {} bytes; action: transmit",
         c.conform_packets, c.conform_bytes
     ));
-    ex.line(format!("        exceeded {} packets, {} bytes; action: drop", c.exceed_packets, c.exceed_bytes));
+    ex.line(format!(
+        "        exceeded {} packets, {} bytes; action: queue",
+        c.exceed_packets, c.exceed_bytes
+    ));
+    ex.line(format!("        dropped {} packets, {} bytes", c.drop_packets, c.drop_bytes));
 }

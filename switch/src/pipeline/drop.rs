@@ -98,9 +98,12 @@ drop_reasons! {
     /// The ARP queue to the control plane was full.
     ArpQueueFull => "arp_queue_full", "uplink ARP frame lost: control-plane queue full";
     /// Over the shaping rate of the egress port (`traffic-shape`) or of the tenant's service
-    /// level (the shaper has no queue).
-    Shaped => "shaped", "over the shaping rate of the egress port or the tenant (dropped)";
-    /// The transmit ring of the egress port was full.
+    /// level, and the shaper's queue was full.
+    Shaped => "shaped", "over the shaping rate of the egress port or the tenant, queue full (dropped)";
+    /// The transmit ring of the egress port was full and so was the frame's priority class
+    /// queue (or the worker's frame budget for queues was used up).
+    ClassQueueFull => "class_queue_full", "transmit ring full and the priority class queue full";
+    /// The transmit ring of the egress port refused a frame it had said it had room for.
     TxRingFull => "tx_ring_full", "transmit ring full";
     /// No free frame for a probe injected by the shell.
     InjectNoFrame => "inject_no_frame", "no free frame for an injected probe";

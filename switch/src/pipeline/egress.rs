@@ -1,16 +1,18 @@
-//! Stage 6, egress: transmits frames grouped by egress port (one `tx_burst` per port per
-//! batch), hands probe answers to the shell's probe in flight they answer and uplink ARP to the control
-//! plane's ARP queue, returns dropped frames to the free list, and counts everything: per
-//! port tx, per tenant tx, per drop reason, per priority class.
+//! Stage 7, egress: hands the frames of each egress port to the port's scheduler
+//! ([`schedule::send`]: at once when the transmit ring has room, else through the port's
+//! priority class queues), hands probe answers to the shell's probe in flight they answer and
+//! uplink ARP to the control plane's ARP queue, returns dropped frames to the free list, and
+//! counts everything: per port tx, per tenant tx, per drop reason, per priority class.
 //!
-//! Priority under congestion: the frames of one port in one batch go to its transmit ring in
-//! service-level order, platinum before gold before silver, so when the ring has room for
-//! only some of them the higher classes get it. Each class has a ceiling so the lower ones
-//! are never starved to zero: every 4th slot goes to gold and every 8th to silver when they
-//! have frames waiting (of any m frames the ring takes, silver gets at least m/8 and gold at
-//! least m/4 when they offer that much; platinum at most 5/8 of them while both wait).
+//! Priority under congestion (the order [`pick`] gives): platinum before gold before silver,
+//! except that every 4th transmit slot goes to gold and every 8th to silver when they have
+//! frames waiting (of any m frames a port sends, silver gets at least m/8 and gold at least
+//! m/4 when they offer that much; platinum at most 5/8 of them while both wait). Within one
+//! batch [`prioritize`] applies it to the frames a ring or shaper takes at once; across
+//! batches the port's class queues apply it with a slot counter that survives them.
 //! Frames of no tenant (substrate ARP, control) count as platinum.
 
+use super::schedule::{self, QueueSlot, Shapers};
 use super::{Batch, DropReason, Ingress, Verdict, BATCH, NO_TENANT};
 use crate::port::Ports;
 use crate::punt::{PortFrame, PuntQueues, QueuedFrame};
@@ -18,8 +20,12 @@ use crate::stats::{class_index, WorkerCounters, CLASSES};
 use rib::{FibSnapshot, PortId, TenantId};
 use std::time::Instant;
 
-/// Sends, punts or recycles every frame of the batch; the batch is empty afterwards.
+/// Sends (or queues in the port schedulers of `slot`), punts or recycles every frame of the
+/// batch; the batch is empty afterwards.
+#[allow(clippy::too_many_arguments)]
 pub fn run<P: Ports>(
+    shapers: &mut Shapers,
+    slot: &mut QueueSlot,
     ports: &mut P,
     batch: &mut Batch<P::Desc>,
     fib: &FibSnapshot,
@@ -31,14 +37,20 @@ pub fn run<P: Ports>(
     let port_count = ports.port_count();
     let mut recycle = [P::Desc::default(); BATCH];
     let mut n_recycle = 0;
-    // Frames still to transmit, one bit per frame (BATCH fits in 64 bits).
-    let mut to_send: u64 = 0;
+    // Frames to transmit, in arrival order, with their ports and tenants.
+    let mut out = [P::Desc::default(); BATCH];
+    let mut port_of = [PortId(0); BATCH];
+    let mut tenant_of = [NO_TENANT; BATCH];
+    let mut k = 0;
     // Pass 1: drops and punts; unknown egress ports become drops.
     for i in 0..n {
         let verdict = batch.meta[i].verdict;
         let reason = match verdict {
             Verdict::Tx(p) if p.index() < port_count => {
-                to_send |= 1 << i;
+                out[k] = batch.desc[i];
+                port_of[k] = p;
+                tenant_of[k] = batch.meta[i].tenant;
+                k += 1;
                 continue;
             }
             Verdict::Tx(_) => DropReason::EgressUnknown,
@@ -81,55 +93,11 @@ pub fn run<P: Ports>(
     if n_recycle > 0 {
         ports.recycle(&recycle[..n_recycle]);
     }
-    // Pass 2: transmit grouped by port (the port of the first frame left, then the next),
-    // in arrival order within a port.
-    let mut out = [P::Desc::default(); BATCH];
-    let mut class = [0u8; BATCH];
-    while to_send != 0 {
-        let first = to_send.trailing_zeros() as usize;
-        let Verdict::Tx(port) = batch.meta[first].verdict else {
-            to_send &= !(1 << first);
-            continue;
-        };
-        let mut k = 0;
-        let mut rest = to_send;
-        // Per-tenant tx counts are summed over runs of frames of one tenant.
-        let mut run = (batch.meta[first].tenant, 0u64, 0u64);
-        while rest != 0 {
-            let j = rest.trailing_zeros() as usize;
-            rest &= rest - 1;
-            let m = &batch.meta[j];
-            if m.verdict == Verdict::Tx(port) {
-                to_send &= !(1 << j);
-                out[k] = batch.desc[j];
-                class[k] = class_of(fib, m.tenant);
-                if m.tenant != run.0 {
-                    add_tenant_tx(counters, run);
-                    run = (m.tenant, 0, 0);
-                }
-                run.1 += 1;
-                run.2 += ports.len(&batch.desc[j]) as u64;
-                k += 1;
-            }
-        }
-        add_tenant_tx(counters, run);
-        prioritize(&mut out[..k], &mut class[..k]);
-        transmit(ports, port, &out[..k], &class[..k], counters);
-    }
+    // Pass 2: hand each port its frames.
+    let q = schedule::queues_mut::<P::Desc>(slot);
+    let (frames, port_of, tenant_of) = (&out[..k], &port_of[..k], &tenant_of[..k]);
+    schedule::send_grouped(shapers, q, ports, fib, frames, port_of, tenant_of, counters, now);
     batch.len = 0;
-}
-
-// The transmit bit mask of pass 2 has one bit per frame.
-const _: () = assert!(BATCH <= 64);
-
-#[inline]
-fn add_tenant_tx(counters: &mut WorkerCounters, (tenant, packets, bytes): (TenantId, u64, u64)) {
-    if tenant == super::NO_TENANT {
-        return;
-    }
-    let t = counters.tenant_mut(tenant.index());
-    t.tx_packets += packets;
-    t.tx_bytes += bytes;
 }
 
 /// The priority class of a frame of `tenant` (index into [`WorkerCounters::classes`]).
@@ -142,22 +110,28 @@ pub(crate) fn class_of(fib: &FibSnapshot, tenant: TenantId) -> u8 {
 }
 
 /// Which class takes transmit slot `slot` when classes `waiting` (one bit per class) have
-/// frames: silver every 8th slot, gold every 4th, else the highest class waiting.
+/// frames: silver every 8th slot (7, 15, ...), gold every 4th (1, 5, 9, ...), else the
+/// highest class waiting; a class with nothing waiting leaves its slot to the others.
 #[inline]
-fn pick(slot: usize, waiting: u8) -> usize {
+pub(crate) fn pick(slot: usize, waiting: u8) -> usize {
     if slot % 8 == 7 && waiting & 0b100 != 0 {
         2
-    } else if slot % 4 == 3 && waiting & 0b010 != 0 {
+    } else if slot % 4 == 1 && waiting & 0b010 != 0 {
         1
     } else {
         waiting.trailing_zeros() as usize
     }
 }
 
-/// Reorders one port's frames (and their classes) into transmit priority order; frames of
-/// one class keep their arrival order. A single-class run (the common case) is untouched.
-fn prioritize<D: Copy + Default>(frames: &mut [D], class: &mut [u8]) {
-    let k = frames.len().min(class.len()).min(BATCH);
+/// Reorders one port's frames (and their classes and tags) into transmit priority order;
+/// frames of one class keep their arrival order. A single-class run (the common case) is
+/// untouched.
+pub(crate) fn prioritize<D: Copy + Default, T: Copy + Default>(
+    frames: &mut [D],
+    class: &mut [u8],
+    tag: &mut [T],
+) {
+    let k = frames.len().min(class.len()).min(tag.len()).min(BATCH);
     let first = class.first().copied().unwrap_or(0);
     if class[..k].iter().all(|&c| c == first) {
         return;
@@ -174,6 +148,11 @@ fn prioritize<D: Copy + Default>(frames: &mut [D], class: &mut [u8]) {
         o[..k].copy_from_slice(&frames[..k]);
         o
     };
+    let orig_tag = {
+        let mut o = [T::default(); BATCH];
+        o[..k].copy_from_slice(&tag[..k]);
+        o
+    };
     let mut next = [0usize; CLASSES];
     for slot in 0..k {
         let waiting = (0..CLASSES).fold(0u8, |w, c| if next[c] < count[c] { w | 1 << c } else { w });
@@ -181,6 +160,7 @@ fn prioritize<D: Copy + Default>(frames: &mut [D], class: &mut [u8]) {
         let i = by_class[c][next[c]] as usize;
         next[c] += 1;
         frames[slot] = orig[i];
+        tag[slot] = orig_tag[i];
         class[slot] = c as u8;
     }
 }

@@ -4,8 +4,9 @@
 //! (ARP for gateways, also over VXLAN; substrate ARP on uplinks) → [`policy`] (`ip redirect`
 //! destination rewrite) → [`lookup`] (LPM in the ingress router's table) → [`forward`] (TTL
 //! per logical hop, MACs, VLAN, VXLAN [`encap`], echo replies from router addresses, ICMP
-//! errors, punt of probe answers) → [`schedule`] (port and tenant shapers) → [`egress`] (tx
-//! per port in service-level priority order, punts, drops counted by [`DropReason`]). Headers are added and removed by
+//! errors, punt of probe answers) → [`schedule`] (tenant shapers; port shapers and the
+//! per-port priority class queues at egress) → [`egress`] (tx per port in service-level
+//! priority order, punts, drops counted by [`DropReason`]). Headers are added and removed by
 //! moving the packet's start in its frame ([`FrameBuf::adjust_head`]), never the packet.
 //! Runs on worker threads: no allocation, no lock, no panic on any input; the FIB snapshot
 //! is passed in once per batch and time (`now`) comes from the caller.
@@ -281,12 +282,13 @@ pub struct Pipeline {
     pub(crate) ip_ident: u16,
     /// Token buckets of the port and tenant shapers (boxed: a few KiB, allocated once).
     pub shapers: Box<schedule::Shapers>,
-    /// The port shapers' queues of frame descriptors (created at the first queued frame).
-    pub(crate) shape_queues: schedule::QueueSlot,
+    /// The tenant shapers' queues and the port schedulers' class queues of frame
+    /// descriptors (created by [`prepare`](Self::prepare), or at the first batch).
+    pub(crate) queues: schedule::QueueSlot,
 }
 
 impl Clone for Pipeline {
-    /// A copy of the state without the shaper queues (they own frames of one port set).
+    /// A copy of the state without the queues (they own frames of one port set).
     fn clone(&self) -> Self {
         Pipeline {
             icmp_tenants: self.icmp_tenants.clone(),
@@ -294,7 +296,7 @@ impl Clone for Pipeline {
             icmp_template: self.icmp_template,
             ip_ident: self.ip_ident,
             shapers: self.shapers.clone(),
-            shape_queues: None,
+            queues: None,
         }
     }
 }
@@ -305,7 +307,7 @@ impl std::fmt::Debug for Pipeline {
             .field("icmp_template", &self.icmp_template)
             .field("icmp_tenants", &self.icmp_tenants.len())
             .field("ip_ident", &self.ip_ident)
-            .field("shape_queues", &self.shape_queues.is_some())
+            .field("queues", &self.queues.is_some())
             .finish()
     }
 }
@@ -325,7 +327,7 @@ impl Pipeline {
             icmp_template: limit,
             ip_ident: 0,
             shapers: Box::default(),
-            shape_queues: None,
+            queues: None,
         }
     }
 
@@ -372,11 +374,18 @@ impl Pipeline {
         policy::run(buf, batch, fib, counters);
         lookup::run(batch, fib);
         forward::run(self, buf, batch, &ctx, fib, counters, now);
-        schedule::run(&mut self.shapers, &mut self.shape_queues, buf, batch, fib, counters, now);
+        schedule::run(&mut self.shapers, &mut self.queues, buf, batch, fib, counters, now);
     }
 
-    /// [`process`](Self::process) then [`egress::run`]: transmits, punts, recycles and counts
-    /// every frame of the batch. The batch is empty afterwards.
+    /// Allocates the shaper and class queues for `ports`' descriptors, bounded by its
+    /// [`Ports::hold_budget`] (the worker calls it once, before traffic; [`run`](Self::run)
+    /// does it at the first batch otherwise).
+    pub fn prepare<P: Ports>(&mut self, ports: &P) {
+        schedule::prepare::<P::Desc>(&mut self.queues, ports.hold_budget());
+    }
+
+    /// [`process`](Self::process) then [`egress::run`]: transmits (or queues), punts,
+    /// recycles and counts every frame of the batch. The batch is empty afterwards.
     #[allow(clippy::too_many_arguments)]
     pub fn run<P: Ports>(
         &mut self,
@@ -390,26 +399,30 @@ impl Pipeline {
         if batch.len == 0 {
             return;
         }
-        // Frames waiting in shaper queues go before the new ones.
-        self.drain_shaped(ports, fib, counters, now);
+        if self.queues.is_none() {
+            self.prepare(ports);
+        }
+        // Frames waiting in the queues go before the new ones.
+        self.drain_queues(ports, fib, counters, now);
         self.process(ports, batch, fib, counters, now);
-        egress::run(ports, batch, fib, punt, counters, now);
+        egress::run(&mut self.shapers, &mut self.queues, ports, batch, fib, punt, counters, now);
     }
 
-    /// Sends what the port shapers' queues may send now (see [`schedule::drain`]); the
-    /// worker calls it every poll round. Returns the frames it sent.
+    /// Sends what the tenant shapers' and port schedulers' queues may send now (see
+    /// [`schedule::drain`]); the worker calls it every poll round. Returns the frames it sent
+    /// (or dropped because their port went away).
     #[inline]
-    pub fn drain_shaped<P: Ports>(
+    pub fn drain_queues<P: Ports>(
         &mut self,
         ports: &mut P,
         fib: &FibSnapshot,
         counters: &mut WorkerCounters,
         now: Instant,
     ) -> usize {
-        if self.shape_queues.is_none() {
+        if self.queues.is_none() {
             return 0;
         }
-        schedule::drain(&mut self.shapers, &mut self.shape_queues, ports, fib, counters, now)
+        schedule::drain(&mut self.shapers, &mut self.queues, ports, fib, counters, now)
     }
 
     #[inline]

@@ -911,6 +911,30 @@ impl Ports for XskPorts {
         self.ports.get(port.index()).is_some_and(|p| p.sock.is_some())
     }
 
+    /// Free entries of the port's tx ring, after a kick when there are fewer than `want`
+    /// (copy mode consumes the ring only on a kick). A port without a socket says `want`:
+    /// egress then counts the frames as `egress_down`.
+    #[inline]
+    fn tx_room(&mut self, port: PortId, want: usize) -> usize {
+        let Some(slot) = self.ports.get_mut(port.index()) else { return 0 };
+        let Some(p) = slot.sock.as_mut() else { return want };
+        let mut room = p.txr.free() as usize;
+        if room < want {
+            slot.counters.tx_wakeups += 1;
+            let _ = p.tx.wakeup();
+            room = p.txr.free() as usize;
+        }
+        want.min(room)
+    }
+
+    /// A quarter of the UMEM: half of it fills the fill rings, and of the other half (rx,
+    /// tx and completion rings, frames in the pipeline) the software queues take at most
+    /// half, so the fill rings can always be topped up.
+    #[inline]
+    fn hold_budget(&self) -> usize {
+        self.frame_capacity / 4
+    }
+
     /// Detaches ports whose device went away (or was recreated under the same name: the
     /// socket is bound to the old one), then attaches ports whose device is there.
     fn maintain(&mut self) {
