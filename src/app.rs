@@ -397,7 +397,7 @@ mod workers {
                 s.push_str(&format!("drop {reason} {n}\n"));
             }
             for (i, name) in self.port_names.iter().enumerate() {
-                let p = self.reader.port(i);
+                let p = t.port(i);
                 let link = if self.links.get(i).is_some() { "down" } else { "up" };
                 s.push_str(&format!(
                     "port {name} rx {} rx_bytes {} tx {} tx_bytes {} tx_dropped {} encap {} decap {} link {link}\n",
@@ -480,11 +480,13 @@ mod workers {
                 .collect()
         }
         fn ports(&self) -> Vec<shell::PortCounters> {
+            // One aggregation for all ports (not one per port: 1000 ports would be quadratic).
+            let t = self.reader.totals();
             self.port_names
                 .iter()
                 .enumerate()
                 .map(|(i, name)| {
-                    let p = self.reader.port(i);
+                    let p = t.port(i);
                     shell::PortCounters {
                         name: name.clone(),
                         rx_packets: p.rx_packets,
@@ -509,7 +511,7 @@ mod workers {
                 .iter()
                 .enumerate()
                 .map(|(i, name)| {
-                    let t = totals.tenants[i.min(switch::stats::MAX_TENANTS - 1)];
+                    let t = totals.tenant(i);
                     shell::TenantCounters {
                         name: name.clone(),
                         rx_packets: t.rx_packets,
@@ -521,7 +523,8 @@ mod workers {
                 .collect()
         }
         fn port_shapers(&self) -> Vec<(String, shell::providers::ShaperCounters)> {
-            let t = self.reader.totals();
+            let mut t = self.reader.totals();
+            t.ensure(self.port_names.len(), 0);
             self.port_names
                 .iter()
                 .zip(t.port_shape.iter())
@@ -529,7 +532,9 @@ mod workers {
                 .collect()
         }
         fn tenant_shapers(&self) -> Vec<shell::providers::ShaperCounters> {
-            self.reader.totals().tenant_shape.iter().map(shaper_counters).collect()
+            let mut t = self.reader.totals();
+            t.ensure(0, self.tenant_names.len());
+            t.tenant_shape.iter().map(shaper_counters).collect()
         }
         fn classes(&self) -> Vec<shell::providers::ClassStats> {
             let t = self.reader.totals();

@@ -73,7 +73,7 @@ impl Rig {
         Rig {
             ports: MemPorts::new(4, 1024),
             pipeline: Pipeline::new(),
-            counters: WorkerCounters::ZERO,
+            counters: WorkerCounters::default(),
             batch: Batch::new(Ingress::Port(rx)),
             frame,
             rx,

@@ -157,6 +157,11 @@ impl<P: Ports> Worker<P> {
     ) -> Self {
         publisher.set_core(config.core);
         let sleep = config.idle_sleep_min;
+        // Counter tables sized from the topology (grown later only if a snapshot has more).
+        let counters = {
+            let snap = fib.load();
+            WorkerCounters::new(snap.ports.len().max(ports.port_count()), snap.tenants.len())
+        };
         Worker {
             config,
             ports,
@@ -165,7 +170,7 @@ impl<P: Ports> Worker<P> {
             punt,
             stop,
             pipeline: Pipeline::new(),
-            counters: WorkerCounters::ZERO,
+            counters,
             batch: Batch::new(Ingress::Port(PortId(0))),
             idle_rounds: 0,
             sleep,
@@ -212,6 +217,8 @@ impl<P: Ports> Worker<P> {
         let start = cycles();
         let guard = self.fib.load();
         let fib: &FibSnapshot = &guard;
+        // A compare per round; allocates only when the topology grew.
+        self.counters.ensure(fib.ports.len(), fib.tenants.len());
         let mut got = 0;
         for p in 0..self.ports.port_count() {
             let port = PortId(p as u16);
@@ -538,7 +545,7 @@ mod tests {
         loop {
             collector.poll();
             let w = &reader.workers()[0];
-            if w.counters.ports[PORT_H.index()].tx_packets == 10 && w.counters.idle_sleeps > 0 {
+            if w.counters.port(PORT_H.index()).tx_packets == 10 && w.counters.idle_sleeps > 0 {
                 break;
             }
             assert!(std::time::Instant::now() < deadline, "worker did not forward and idle within 10 s");
@@ -550,7 +557,7 @@ mod tests {
         collector.poll();
         let w = &reader.workers()[0];
         assert!(w.stopped);
-        assert_eq!(w.counters.ports[PORT_H.index()].tx_packets, 10);
+        assert_eq!(w.counters.port(PORT_H.index()).tx_packets, 10);
         assert!(w.counters.idle_sleeps > 0, "idle worker backs off");
         assert_eq!(w.core, Some(0));
     }

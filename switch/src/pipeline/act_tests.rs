@@ -45,7 +45,7 @@ fn port_shaper_sends_the_burst_queues_the_rest_and_drains_it_at_the_rate() {
     fib.port_shapes = vec![None, Some(Shape { rate_bps: 8_000_000, burst_bytes: 3 * 1042 }), None];
     let mut ports = MemPorts::new(3, 512);
     let mut pl = Pipeline::new();
-    let mut c = WorkerCounters::ZERO;
+    let mut c = WorkerCounters::default();
     let t0 = Instant::now();
     let out = run_at(&mut ports, &mut pl, &fib, &mut c, &vec![frame.clone(); 10], t0);
     assert_eq!(out.len(), 3, "the burst only");
@@ -86,7 +86,7 @@ fn a_full_shaper_queue_drops_as_shaped() {
     fib.port_shapes = vec![None, Some(Shape { rate_bps: 8_000, burst_bytes: 3 * 1042 }), None];
     let mut ports = MemPorts::new(3, 512);
     let mut pl = Pipeline::new();
-    let mut c = WorkerCounters::ZERO;
+    let mut c = WorkerCounters::default();
     let out = run_at(&mut ports, &mut pl, &fib, &mut c, &vec![a_to_h(1000); 100], Instant::now());
     assert_eq!(out.len(), 3);
     let sc = c.port_shape[PORT_H.index()];
@@ -101,7 +101,7 @@ fn shaped_throughput_over_a_second_is_the_rate() {
     fib.port_shapes = vec![None, Some(Shape::new(10_000_000, None)), None];
     let mut ports = MemPorts::new(3, 512);
     let mut pl = Pipeline::new();
-    let mut c = WorkerCounters::ZERO;
+    let mut c = WorkerCounters::default();
     let t0 = Instant::now();
     let frame = a_to_h(1458); // 1500-byte frames
     let mut sent = 0usize;
@@ -129,7 +129,7 @@ fn tenant_shaper_applies_to_every_port_of_the_tenant_only() {
     fib.tenant_shapes = vec![Some(Shape { rate_bps: 8_000, burst_bytes: 2 * 1042 }), None];
     let mut ports = MemPorts::new(3, 512);
     let mut pl = Pipeline::new();
-    let mut c = WorkerCounters::ZERO;
+    let mut c = WorkerCounters::default();
     let out = run_at(&mut ports, &mut pl, &fib, &mut c, &vec![a_to_h(1000); 4], Instant::now());
     assert_eq!(out.len(), 2);
     let tc = c.tenant_shape[0];
@@ -145,7 +145,7 @@ fn a_frame_must_conform_to_both_shapers_and_takes_tokens_from_neither_when_dropp
     fib.tenant_shapes = vec![Some(Shape { rate_bps: 8_000, burst_bytes: 1042 + 100 }), None];
     let mut ports = MemPorts::new(3, 512);
     let mut pl = Pipeline::new();
-    let mut c = WorkerCounters::ZERO;
+    let mut c = WorkerCounters::default();
     let t0 = Instant::now();
     let out = run_at(&mut ports, &mut pl, &fib, &mut c, &vec![a_to_h(1000); 3], t0);
     assert_eq!(out.len(), 1);
@@ -162,7 +162,7 @@ fn no_shaper_configured_changes_nothing() {
     let fib = default_fib();
     let mut ports = MemPorts::new(3, 512);
     let mut pl = Pipeline::new();
-    let mut c = WorkerCounters::ZERO;
+    let mut c = WorkerCounters::default();
     let out = run_at(&mut ports, &mut pl, &fib, &mut c, &vec![a_to_h(1000); 64], Instant::now());
     assert_eq!(out.len(), 64);
     assert_eq!(c.drop_count(DropReason::Shaped), 0);
@@ -191,7 +191,7 @@ fn congest(ring: usize, classes: &[usize]) -> (Vec<u8>, WorkerCounters) {
             Meta { verdict: Verdict::Tx(PortId(1)), tenant: TenantId(class as u16), ..Meta::EMPTY };
     }
     batch.len = classes.len();
-    let mut c = WorkerCounters::ZERO;
+    let mut c = WorkerCounters::default();
     egress::run(&mut ports, &mut batch, &fib, None, &mut c, Instant::now());
     let sent = ports.take_tx(PortId(1)).iter().map(|f| f[0]).collect();
     assert_eq!(ports.free_frames(), 256, "refused frames are recycled");
@@ -245,7 +245,7 @@ fn redirect_rewrites_the_destination_before_lookup_with_valid_checksums() {
     fib.redirects = vec![Redirect { tenant: TenantId(0), from: Ipv4Addr::new(10, 1, 5, 99), to: IP_H }];
     let mut ports = MemPorts::new(3, 512);
     let mut pl = Pipeline::new();
-    let mut c = WorkerCounters::ZERO;
+    let mut c = WorkerCounters::default();
     let sent = udp_frame(MAC_A, MAC_J0, IP_A, Ipv4Addr::new(10, 1, 5, 99), 64, 40000, 5201, b"redirected!");
     let out = run_at(&mut ports, &mut pl, &fib, &mut c, &[sent], Instant::now());
     // Expected: what A would have sent to H, routed across J and L (TTL 62).
@@ -254,7 +254,7 @@ fn redirect_rewrites_the_destination_before_lookup_with_valid_checksums() {
     assert_eq!(c.redirected, 1);
 
     // Another tenant's traffic to the same address is not redirected.
-    let mut c2 = WorkerCounters::ZERO;
+    let mut c2 = WorkerCounters::default();
     let y = udp_frame(MAC_B, MAC_Y0, IP_B, Ipv4Addr::new(10, 1, 5, 99), 64, 1, 2, b"x");
     ports.inject(PORT_B, &y).expect("inject");
     let mut batch = Batch::new(Ingress::Port(PORT_B));
@@ -271,7 +271,7 @@ fn redirected_echo_request_reaches_the_new_host() {
     fib.redirects = vec![Redirect { tenant: TenantId(0), from: Ipv4Addr::new(10, 1, 5, 99), to: IP_H }];
     let mut ports = MemPorts::new(3, 512);
     let mut pl = Pipeline::new();
-    let mut c = WorkerCounters::ZERO;
+    let mut c = WorkerCounters::default();
     let req = echo_request(MAC_A, MAC_J0, None, IP_A, Ipv4Addr::new(10, 1, 5, 99), 64, 7, 1, 32);
     let out = run_at(&mut ports, &mut pl, &fib, &mut c, &[req], Instant::now());
     let expected = echo_request(MAC_L0, MAC_H, None, IP_A, IP_H, 62, 7, 1, 32);

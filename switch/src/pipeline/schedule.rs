@@ -219,7 +219,7 @@ pub fn run<B: FrameBuf>(
         }
         let len = buf.len(&batch.desc[i]);
         if let Some(s) = tenant_shape {
-            let tc = &mut counters.tenant_shape[m.tenant.index()];
+            let tc = counters.tenant_shape_mut(m.tenant.index());
             let b = &mut shapers.tenants[m.tenant.index()];
             let ok = b.admit(s, len, now);
             count(tc, ok, len);
@@ -230,7 +230,7 @@ pub fn run<B: FrameBuf>(
             }
         }
         let Some(s) = port_shape else { continue };
-        let pc = &mut counters.port_shape[port.index()];
+        let pc = counters.port_shape_mut(port.index());
         let waiting = match slot.as_mut().and_then(|q| q.downcast_mut::<ShapeQueues<B::Desc>>()) {
             Some(q) => q.ports[port.index()].len > 0,
             None => false,
@@ -292,7 +292,7 @@ pub fn drain<P: Ports>(
             }
             q.ports[p].pop();
             q.held = q.held.saturating_sub(1);
-            count(&mut counters.port_shape[p], true, len);
+            count(counters.port_shape_mut(p), true, len);
             if tenant != NO_TENANT {
                 let t = counters.tenant_mut(tenant.index());
                 t.tx_packets += 1;
