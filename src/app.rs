@@ -125,16 +125,24 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
                 if let Some(mode) = (0..set.port_count()).find_map(|i| set.mode(i)) {
                     cfg.mode = mode;
                 }
+                let mut seen = std::collections::HashSet::new();
                 for i in 0..set.port_count() {
                     let Some((name, dev)) = set.port_name(i) else { continue };
+                    // One line per device: a trunk of 1000 ports is one socket.
+                    if !seen.insert(dev.to_string()) {
+                        continue;
+                    }
+                    let on = topo.ports_on_device(dev).len();
+                    let what =
+                        if on > 1 { format!("trunk {dev} ({on} ports)") } else { format!("port {name}") };
                     match (set.mode(i), set.link_down(i)) {
                         (Some(mode), _) => eprintln!(
-                            "port {name}: AF_XDP on {dev}, {mode} mode, copy bind, {} queue(s), ring {}, UMEM {} frames",
+                            "{what}: AF_XDP on {dev}, {mode} mode, copy bind, {} queue(s), ring {}, UMEM {} frames",
                             cores.len(),
                             set.ring_size(),
                             set.frame_capacity()
                         ),
-                        (None, Some(why)) => eprintln!("port {name}: DOWN, device {dev} {why}"),
+                        (None, Some(why)) => eprintln!("{what}: DOWN, device {dev} {why}"),
                         (None, None) => {}
                     }
                 }
@@ -245,6 +253,10 @@ mod workers {
         let worker_stop = Arc::new(AtomicBool::new(false));
         let capture = Arc::new(switch::capture::Capture::new(switch::capture::DEFAULT_RING_FRAMES));
         let mut flow_consumers = Vec::new();
+        // Receive sources: one per device; the ports of a trunk are one source.
+        let rx_plan = switch::trunk::RxPlan::from_devices(
+            &topo.ports.iter().map(|p| (p.device.clone(), p.vlan())).collect::<Vec<_>>(),
+        );
         let mut launch = |i: usize, ports: Box<dyn FnOnce(WorkerEnv) + Send>| -> Result<()> {
             let core = cores.get(i).copied().unwrap_or(0);
             let (mut publisher, consumer) = switch::stats::channel(i, switch::stats::RING_CAPACITY);
@@ -262,6 +274,7 @@ mod workers {
                 stop: worker_stop.clone(),
                 punt: punt.clone(),
                 sched,
+                rx_plan: rx_plan.clone(),
             };
             handles.push(
                 std::thread::Builder::new()
@@ -333,26 +346,34 @@ mod workers {
         pub sched: switch::worker::WorkerSched,
         pub capture: Arc<switch::capture::Capture>,
         pub flows: switch::flows::FlowPublisher,
+        /// Where the worker receives (trunks demultiplexed by VLAN).
+        pub rx_plan: switch::trunk::RxPlan,
     }
 
     /// Runs `switch::worker::Worker` over `ports` until the stop flag is set and returns the
     /// ports (dropping them closes the sockets and detaches XDP).
     fn run_worker<P: Ports>(ports: P, env: WorkerEnv) -> P {
-        let WorkerEnv { index, core, fib, publisher, stop, punt, sched, capture, flows } = env;
+        let WorkerEnv { index, core, fib, publisher, stop, punt, sched, capture, flows, rx_plan } = env;
         let mut config = switch::worker::WorkerConfig::new(index);
         config.core = Some(core);
         config.sched = sched;
         let worker = switch::worker::Worker::new(config, ports, fib, publisher, Some(punt), stop)
             .with_capture(capture)
-            .with_flows(flows);
+            .with_flows(flows)
+            .with_rx_plan(rx_plan);
         worker.run()
     }
 
     /// Ring-level and kernel counters of one worker's AF_XDP sockets, printed at exit.
     fn xsk_report(worker: usize, set: &XskPorts) -> String {
         let mut s = String::new();
+        let mut seen = std::collections::HashSet::new();
         for i in 0..set.port_count() {
             let (name, dev) = set.port_name(i).unwrap_or(("?", "?"));
+            // The ports of a trunk share one socket: report it once.
+            if !seen.insert(dev.to_string()) {
+                continue;
+            }
             let c = set.counters(i);
             let k = set.kernel_stats(i).unwrap_or_default();
             s.push_str(&format!(
