@@ -81,6 +81,7 @@ pub fn worker_cores(topo: &Topology, arg: Option<&str>) -> Vec<usize> {
 
 /// Runs the appliance until Ctrl-C / SIGTERM / SIGHUP (a closed terminal), or the console session ends.
 pub fn run(args: RunArgs) -> Result<ExitCode> {
+    let started = std::time::Instant::now();
     let topo = rib::topology::load(&args.file).map_err(|e| anyhow!("{e}"))?;
     let cores = worker_cores(&topo, args.workers.as_deref());
     let available = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
@@ -97,6 +98,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     }
 
     // The lab first (the devices must exist before sockets bind them); dropped last.
+    let lab_started = std::time::Instant::now();
     let lab_guard = if args.lab {
         let plan = lab::LabPlan::from_topology(&topo, cores.len())?;
         let built = plan.up().context("building the lab")?;
@@ -105,6 +107,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     } else {
         None
     };
+    let lab_time = lab_started.elapsed();
 
     let rib = rib::RibHandle::spawn(topo.clone()).map_err(|e| anyhow!("starting the RIB: {e}"))?;
 
@@ -187,6 +190,15 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         topo.ports.len(),
         cores.len(),
         cores
+    );
+    let total = started.elapsed();
+    eprintln!(
+        "vnswitch: start-up {} ms ({} tenants, {} ports; lab {} ms, appliance {} ms)",
+        total.as_millis(),
+        topo.tenants.len(),
+        topo.ports.len(),
+        lab_time.as_millis(),
+        total.saturating_sub(lab_time).as_millis()
     );
     // The overlay's control side: ARP for substrate next hops, fast-path quotas.
     let mut agent = crate::agent::SubstrateAgent::new(&topo, rib.clone(), workers.punt.clone());
