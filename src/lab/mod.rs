@@ -121,7 +121,11 @@ impl LabPlan {
             bail!("the lab needs root (network namespaces, veth pairs): run with sudo");
         }
         let mut lab = Lab { plan: self.clone(), armed: true, taggers: Vec::new() };
+        let t0 = std::time::Instant::now();
         self.down_quiet();
+        if !self.trunks.is_empty() {
+            eprintln!("lab: leftovers checked in {} ms", t0.elapsed().as_millis());
+        }
         for h in &self.hosts {
             build_host(h, self.queues)
                 .with_context(|| format!("lab: building host {} ({})", h.name, h.netns))?;

@@ -14,7 +14,7 @@
 //! the hosts stay real Linux peers (their own stack, ping, tcpdump on `eth0`).
 //! Built with `ip -batch` (a few processes, not a dozen per host): 1000 hosts take seconds.
 
-use super::{check_name, run, run_ok, run_stdin, LabHost, HOST_IF};
+use super::{check_name, run_ok, run_stdin, LabHost, HOST_IF};
 use anyhow::{bail, Context, Result};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -40,8 +40,8 @@ fn configure_hosts(hosts: &[(LabHost, u16)]) -> Result<()> {
         );
         run_stdin(&["ip", "-n", &h.netns, "-batch", "-"], &host)
             .with_context(|| format!("host {} ({})", h.name, h.netns))?;
-        // Checksums computed by the host's stack (AF_XDP passes frames on verbatim).
-        run(&["ip", "netns", "exec", &h.netns, "ethtool", "-K", HOST_IF, "tx", "off"])?;
+        // No `ethtool -K eth0 tx off` here (one more process per host): the tagger fills
+        // in checksums the host left to offload.
     }
     Ok(())
 }
@@ -103,6 +103,14 @@ impl LabTrunk {
             jobs.into_iter()
                 .try_for_each(|j| j.join().unwrap_or_else(|_| Err(anyhow::anyhow!("host setup panicked"))))
         })?;
+        eprintln!(
+            "lab: trunk {}: {} namespaces {} ms, veths {} ms, host setup {} ms",
+            self.device,
+            self.hosts.len() + 1,
+            (t1 - t0).as_millis(),
+            (t2 - t1).as_millis(),
+            t2.elapsed().as_millis()
+        );
         Ok(())
     }
 
@@ -150,8 +158,12 @@ impl LabTrunk {
                 tag_loop(&sockets, &flag);
             })
             .context("spawning the VLAN tagger")?;
+        let t0 = std::time::Instant::now();
         match ready_rx.recv() {
-            Ok(Ok(())) => Ok(Tagger { stop, handle: Some(handle) }),
+            Ok(Ok(())) => {
+                eprintln!("lab: trunk {}: tagger ready in {} ms", self.device, t0.elapsed().as_millis());
+                Ok(Tagger { stop, handle: Some(handle) })
+            }
             Ok(Err(e)) => bail!("VLAN tagger: {e}"),
             Err(_) => bail!("VLAN tagger thread ended before it was ready"),
         }
@@ -257,9 +269,17 @@ fn packet_socket(ifname: &str) -> Result<OwnedFd> {
     Ok(fd)
 }
 
-/// Receives one frame from `fd` into `buf`: its length and the VLAN id the kernel took off
-/// it (auxdata), if any.
-fn recv_frame(fd: &OwnedFd, buf: &mut [u8]) -> Option<(usize, Option<u16>)> {
+/// What auxdata said about a received frame.
+#[derive(Clone, Copy, Debug, Default)]
+struct Aux {
+    /// The VLAN id the kernel took off the frame.
+    vid: Option<u16>,
+    /// The L4 checksum is not filled in yet (the sender left it to offload).
+    csum_not_ready: bool,
+}
+
+/// Receives one frame from `fd` into `buf`: its length and what auxdata says.
+fn recv_frame(fd: &OwnedFd, buf: &mut [u8]) -> Option<(usize, Aux)> {
     let mut cmsg = [0u64; 16];
     let mut iov = libc::iovec { iov_base: buf.as_mut_ptr() as *mut libc::c_void, iov_len: buf.len() };
     // SAFETY: an all-zero msghdr is valid; pointers set below outlive the call.
@@ -273,7 +293,7 @@ fn recv_frame(fd: &OwnedFd, buf: &mut [u8]) -> Option<(usize, Option<u16>)> {
     if n <= 0 {
         return None;
     }
-    let mut vid = None;
+    let mut aux_out = Aux::default();
     // SAFETY: the CMSG_* macros walk the control buffer the kernel filled, within
     // `msg_controllen`.
     unsafe {
@@ -282,13 +302,53 @@ fn recv_frame(fd: &OwnedFd, buf: &mut [u8]) -> Option<(usize, Option<u16>)> {
             if (*c).cmsg_level == libc::SOL_PACKET && (*c).cmsg_type == libc::PACKET_AUXDATA {
                 let aux = std::ptr::read_unaligned(libc::CMSG_DATA(c) as *const libc::tpacket_auxdata);
                 if aux.tp_status & libc::TP_STATUS_VLAN_VALID != 0 {
-                    vid = Some(aux.tp_vlan_tci & 0x0fff);
+                    aux_out.vid = Some(aux.tp_vlan_tci & 0x0fff);
                 }
+                aux_out.csum_not_ready = aux.tp_status & libc::TP_STATUS_CSUMNOTREADY != 0;
             }
             c = libc::CMSG_NXTHDR(&msg, c);
         }
     }
-    Some(((n as usize).min(buf.len()), vid))
+    Some(((n as usize).min(buf.len()), aux_out))
+}
+
+/// Fills in the TCP or UDP checksum of the untagged IPv4 frame `f` (a host left it to
+/// checksum offload, which a frame leaving through AF_PACKET does not get).
+fn complete_l4_checksum(f: &mut [u8]) {
+    if f.len() < 34 || f[12..14] != [0x08, 0x00] {
+        return;
+    }
+    let ihl = usize::from(f[14] & 0x0f) * 4;
+    let total = usize::from(u16::from_be_bytes([f[16], f[17]]));
+    let (l4, end) = (14 + ihl, (14 + total).min(f.len()));
+    let off = match f[23] {
+        6 => 16,
+        17 => 6,
+        _ => return,
+    };
+    if ihl < 20 || end < l4 + off + 2 {
+        return;
+    }
+    f[l4 + off] = 0;
+    f[l4 + off + 1] = 0;
+    let mut sum: u32 = 0;
+    let mut add = |b: &[u8]| {
+        for w in b.chunks(2) {
+            sum += u32::from(u16::from_be_bytes([w[0], *w.get(1).unwrap_or(&0)]));
+        }
+    };
+    add(&f[26..34]); // source and destination addresses
+    add(&[0, f[23]]);
+    add(&((end - l4) as u16).to_be_bytes());
+    add(&f[l4..end]);
+    while sum >> 16 != 0 {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    let mut c = !(sum as u16);
+    if c == 0 && f[23] == 17 {
+        c = 0xffff;
+    }
+    f[l4 + off..l4 + off + 2].copy_from_slice(&c.to_be_bytes());
 }
 
 fn send_frame(fd: &OwnedFd, frame: &[u8]) {
@@ -312,7 +372,7 @@ fn tag_loop(s: &Sockets, stop: &AtomicBool) {
                 continue;
             }
             pollfds[i].revents = 0;
-            while let Some((len, aux_vid)) = recv_frame(&s.fds[i], &mut buf) {
+            while let Some((len, aux)) = recv_frame(&s.fds[i], &mut buf) {
                 if len < 14 {
                     continue;
                 }
@@ -320,7 +380,7 @@ fn tag_loop(s: &Sockets, stop: &AtomicBool) {
                 if i == 0 {
                     // From the appliance: the tag is in auxdata (the kernel took it off), or
                     // still in the frame.
-                    let (vid, body) = match aux_vid {
+                    let (vid, body) = match aux.vid {
                         Some(v) => (v, frame),
                         None if len >= 18 && frame[12..14] == [0x81, 0x00] => {
                             out[..12].copy_from_slice(&frame[..12]);
@@ -335,6 +395,10 @@ fn tag_loop(s: &Sockets, stop: &AtomicBool) {
                     }
                 } else {
                     let vid = s.vids[i];
+                    if aux.csum_not_ready {
+                        complete_l4_checksum(&mut buf[..len]);
+                    }
+                    let frame = &buf[..len];
                     out[..12].copy_from_slice(&frame[..12]);
                     out[12..14].copy_from_slice(&[0x81, 0x00]);
                     out[14..16].copy_from_slice(&vid.to_be_bytes());
@@ -343,5 +407,59 @@ fn tag_loop(s: &Sockets, stop: &AtomicBool) {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The one's-complement sum over the pseudo header and the segment of a frame whose
+    /// checksum is right is 0xffff.
+    fn verifies(f: &[u8]) -> bool {
+        let l4 = 14 + usize::from(f[14] & 0x0f) * 4;
+        let mut sum: u32 = 0;
+        let mut add = |b: &[u8]| {
+            for w in b.chunks(2) {
+                sum += u32::from(u16::from_be_bytes([w[0], *w.get(1).unwrap_or(&0)]));
+            }
+        };
+        add(&f[26..34]);
+        add(&[0, f[23]]);
+        add(&((f.len() - l4) as u16).to_be_bytes());
+        add(&f[l4..]);
+        while sum >> 16 != 0 {
+            sum = (sum & 0xffff) + (sum >> 16);
+        }
+        sum == 0xffff
+    }
+
+    #[test]
+    fn offloaded_udp_and_tcp_checksums_are_filled_in() {
+        // UDP 10.0.0.10:5000 -> 10.0.0.1:9, 5 bytes of payload (odd length), checksum field
+        // holding the pseudo-header sum as offload leaves it.
+        let mut udp = vec![0u8; 14];
+        udp[12..14].copy_from_slice(&[0x08, 0x00]);
+        udp.extend_from_slice(&[0x45, 0, 0, 33, 0, 1, 0x40, 0, 64, 17, 0, 0, 10, 0, 0, 10, 10, 0, 0, 1]);
+        udp.extend_from_slice(&[0x13, 0x88, 0, 9, 0, 13, 0x12, 0x34, b'h', b'e', b'l', b'l', b'o']);
+        assert!(!verifies(&udp));
+        complete_l4_checksum(&mut udp);
+        assert!(verifies(&udp), "{udp:02x?}");
+        // TCP SYN, no payload.
+        let mut tcp = vec![0u8; 14];
+        tcp[12..14].copy_from_slice(&[0x08, 0x00]);
+        tcp.extend_from_slice(&[0x45, 0, 0, 40, 0, 1, 0x40, 0, 64, 6, 0, 0, 10, 0, 0, 10, 10, 0, 0, 1]);
+        tcp.extend_from_slice(&[
+            0x13, 0x88, 0, 22, 0, 0, 0, 1, 0, 0, 0, 0, 0x50, 0x02, 0xff, 0xff, 0xab, 0xcd, 0, 0,
+        ]);
+        complete_l4_checksum(&mut tcp);
+        assert!(verifies(&tcp), "{tcp:02x?}");
+        // Anything else is left alone.
+        let mut icmp = udp.clone();
+        icmp[23] = 1;
+        let before = icmp.clone();
+        complete_l4_checksum(&mut icmp);
+        assert_eq!(icmp, before);
+        complete_l4_checksum(&mut [0u8; 20]);
     }
 }
