@@ -386,7 +386,7 @@ fn gen_topology_script_output_loads() {
 fn topologies_beyond_the_limits_are_rejected() {
     use super::validate::{MAX_PORTS, MAX_TENANTS};
     let text = default_text();
-    assert!(MAX_PORTS >= 4096 && MAX_TENANTS >= 4096, "1000 tenants on one appliance, with room");
+    const { assert!(MAX_PORTS >= 4096 && MAX_TENANTS >= 4096, "1000 tenants on one appliance, with room") };
     // MAX_PORTS + 1 ports: the one too many is named, on its own line.
     let anchor = "        (name: \"b\", device: \"vns-b-sw\", role: Access(tenant: \"y\", subnet: \"10.0.0.0/24\")),\n";
     assert!(text.contains(anchor));
