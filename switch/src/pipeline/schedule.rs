@@ -275,7 +275,7 @@ pub fn drain<P: Ports>(
     let port_count = ports.port_count();
     let mut out = [P::Desc::default(); BATCH];
     let mut class = [0u8; BATCH];
-    for p in 0..MAX_PORTS {
+    for p in 0..fib.ports.len().min(MAX_PORTS) {
         if q.ports[p].len == 0 {
             continue;
         }
