@@ -39,16 +39,21 @@ fn tagged(frame: &[u8], vid: u16) -> Vec<u8> {
 }
 
 fn worker(topo: &rib::topology::Topology) -> Worker<MemPorts> {
+    worker_n(topo, 2)
+}
+
+/// A worker over `topo` on in-memory ports, receiving from `devices` devices (one a trunk).
+fn worker_n(topo: &rib::topology::Topology, devices: usize) -> Worker<MemPorts> {
     let fib = rib::rib::compile_snapshot(topo).expect("compiles");
     let plan =
         RxPlan::from_devices(&topo.ports.iter().map(|p| (p.device.clone(), p.vlan())).collect::<Vec<_>>());
     assert_eq!(plan.trunks(), 1);
-    assert_eq!(plan.sources.len(), 2, "two devices: the trunk and h's");
+    assert_eq!(plan.sources.len(), devices);
     let (publisher, _consumer) = channel(0, 4);
     let stop = Arc::new(AtomicBool::new(false));
     Worker::new(
         WorkerConfig::new(0),
-        MemPorts::new(3, 256),
+        MemPorts::new(topo.ports.len(), 256),
         Arc::new(FibCell::new(Arc::new(fib))),
         publisher,
         None,
@@ -154,4 +159,58 @@ fn a_tenant_cannot_reach_another_through_the_trunk() {
 
 fn id(topo: &rib::topology::Topology, name: &str) -> rib::PortId {
     topo.port_by_name(name).map(|p| p.id).expect("port")
+}
+
+/// The topology `scripts/gen-topology --tenants N --trunk` writes (tenant t<i> on VLAN i,
+/// router MAC 02:01:00:HH:LL:01, host 10.0.0.10), built here without Python.
+fn generated_trunk(n: u16) -> rib::topology::Topology {
+    let mut ports = String::new();
+    let mut tenants = String::new();
+    for i in 1..=n {
+        let (hi, lo) = (i >> 8, i & 255);
+        ports.push_str(&format!(
+            "(name: \"t{i}\", device: \"vns-tk\", role: Access(tenant: \"t{i}\", subnet: \"10.0.0.0/24\", vlan: {i})),\n"
+        ));
+        tenants.push_str(&format!(
+            "(name: \"t{i}\", vni: {}, subnets: [\"10.0.0.0/24\"], routers: [(name: \"R{i}\", interfaces: \
+             [(name: \"Gi0/0\", address: \"10.0.0.1\", subnet: \"10.0.0.0/24\", mac: \"02:01:00:{hi:02x}:{lo:02x}:01\")])], \
+             hosts: [(name: \"h{i}\", address: \"10.0.0.10\", mac: \"02:02:00:{hi:02x}:{lo:02x}:10\", port: \"t{i}\")]),\n",
+            100_000 + u32::from(i)
+        ));
+    }
+    let text = format!("(hostname: \"trunk\", ports: [\n{ports}], tenants: [\n{tenants}])\n");
+    rib::topology::parse(&text, Path::new("trunk-gen.ron")).expect("generated trunk topology loads")
+}
+
+/// 1000 tenants on one trunk, all with the same addresses: one burst with an ARP request from
+/// tenants 1, 500 and 1000 gets each its own router's answer on its own VLAN, counted in its
+/// own tenant's and port's slots (the counter tables hold all 1000).
+#[test]
+fn a_thousand_tenants_with_one_address_each_get_their_own_router() {
+    let topo = generated_trunk(1000);
+    assert_eq!((topo.tenants.len(), topo.ports.len()), (1000, 1000));
+    let mut w = worker_n(&topo, 1);
+    let gw = Ipv4Addr::new(10, 0, 0, 1);
+    let host_mac = |i: u16| MacAddr([0x02, 0x02, 0x00, (i >> 8) as u8, (i & 255) as u8, 0x10]);
+    let router_mac = |i: u16| MacAddr([0x02, 0x01, 0x00, (i >> 8) as u8, (i & 255) as u8, 0x01]);
+    let via = id(&topo, "t1");
+    for i in [1u16, 500, 1000] {
+        w.ports_mut().inject(via, &tagged(&arp_request(host_mac(i), IP_A, gw), i)).expect("inject");
+    }
+    assert_eq!(w.poll_once(Instant::now()), 3);
+    for i in [1u16, 500, 1000] {
+        let port = id(&topo, &format!("t{i}"));
+        let out = w.ports_mut().take_tx(port);
+        assert_eq!(out.len(), 1, "tenant {i}: {out:02x?}");
+        let f = &out[0];
+        assert_eq!(&f[..6], &host_mac(i).0, "to tenant {i}'s host");
+        assert_eq!(&f[6..12], &router_mac(i).0, "from tenant {i}'s own router");
+        assert_eq!(&f[12..16], &[0x81, 0x00, (i >> 8) as u8, (i & 255) as u8], "on VLAN {i}");
+        assert_eq!(&f[18 + 14..18 + 18], &[10, 0, 0, 1], "the sender is the gateway");
+        let c = w.counters();
+        assert_eq!(c.tenant(usize::from(i) - 1).rx_packets, 1, "tenant t{i}'s own slot");
+        assert_eq!(c.port(port.index()).tx_packets, 1);
+    }
+    assert!(w.counters().tenants.len() >= 1000 && w.counters().ports.len() >= 1000);
+    assert_eq!(w.counters().total_drops(), 0, "{:?}", w.counters().drops_named());
 }
