@@ -232,10 +232,13 @@ fn thousand_tenants_on_one_trunk_share_addresses_and_never_cross() {
     assert_eq!((unknown, untagged), (1, 1), "{}", std::fs::read_to_string(&stats_file).unwrap_or_default());
     let rss_end = rss_kb(pid);
 
+    let phases: Vec<String> =
+        log_text().lines().filter(|l| l.starts_with("lab: trunk")).map(String::from).collect();
     println!(
         "TRUNK {TENANTS} tenants: {startup}; ready after {} ms (wall, incl. lab); RSS {rss_start} kB at start, \
-         {rss_end} kB after traffic",
-        wall.as_millis()
+         {rss_end} kB after traffic; {}",
+        wall.as_millis(),
+        phases.join("; ")
     );
     app.stop();
     let log = log_text();

@@ -151,15 +151,21 @@ fn show_interfaces(ex: &mut Exec<'_>, args: &Args) -> CmdResult {
     }
     let cleared = ex.ctx.counters_cleared();
     let all = AllCounters::read(ex);
-    let mut trunks_shown: Vec<String> = Vec::new();
+    // Ports per device (a trunk has more than one), counted once.
+    let mut on_device: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for p in &ex.topo.ports {
+        *on_device.entry(p.device.as_str()).or_default() += 1;
+    }
+    let trunks: std::collections::HashSet<String> =
+        on_device.into_iter().filter(|(_, n)| *n > 1).map(|(d, _)| d.to_string()).collect();
+    let mut trunks_shown: std::collections::HashSet<String> = std::collections::HashSet::new();
     let whole_list = args.get("iface").is_none();
     for p in ports {
         if ex.s.user.admin
             && whole_list
-            && !trunks_shown.contains(&p.device)
-            && ex.topo.ports_on_device(&p.device).len() > 1
+            && trunks.contains(&p.device)
+            && trunks_shown.insert(p.device.clone())
         {
-            trunks_shown.push(p.device.clone());
             trunk_header(ex, &p.device, &all);
         }
         let c = all.of(&p.name);
