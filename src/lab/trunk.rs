@@ -229,9 +229,11 @@ fn packet_socket(ifname: &str) -> Result<OwnedFd> {
     if ifindex == 0 {
         bail!("no device {ifname}");
     }
+    // Protocol 0: no packet hook until `bind` names the device and ETH_P_ALL. A socket
+    // created with ETH_P_ALL hooks every device at once, and binding it then waits for an RCU
+    // grace period (synchronize_net): seconds to tens of seconds for a 1000-host trunk.
     // SAFETY: plain socket(2) call; the fd is owned below.
-    let fd =
-        unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW | libc::SOCK_NONBLOCK, ETH_P_ALL_BE as i32) };
+    let fd = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW | libc::SOCK_NONBLOCK, 0) };
     if fd < 0 {
         bail!("AF_PACKET socket: {}", std::io::Error::last_os_error());
     }
