@@ -369,11 +369,11 @@ fn tag_loop(s: &Sockets, stop: &AtomicBool) {
         if n <= 0 {
             continue;
         }
-        for i in 0..pollfds.len() {
-            if pollfds[i].revents & libc::POLLIN == 0 {
+        for (i, pfd) in pollfds.iter_mut().enumerate() {
+            if pfd.revents & libc::POLLIN == 0 {
                 continue;
             }
-            pollfds[i].revents = 0;
+            pfd.revents = 0;
             while let Some((len, aux)) = recv_frame(&s.fds[i], &mut buf) {
                 if len < 14 {
                     continue;

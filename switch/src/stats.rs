@@ -910,12 +910,14 @@ mod tests {
 
     #[test]
     fn derived_rates() {
-        let mut w = WorkerCounters::default();
-        w.batches = 4;
-        w.batch_frames = 100;
-        w.busy_cycles = 5000;
-        w.busy_polls = 1;
-        w.idle_polls = 3;
+        let w = WorkerCounters {
+            batches: 4,
+            batch_frames: 100,
+            busy_cycles: 5000,
+            busy_polls: 1,
+            idle_polls: 3,
+            ..WorkerCounters::default()
+        };
         assert_eq!(w.batch_fill(), 25.0);
         assert_eq!(w.cycles_per_packet(), 50.0);
         assert_eq!(w.busy_percent(), 25.0);
