@@ -681,7 +681,12 @@ fn trunk_ports_share_a_device_with_distinct_vlans() {
         1,
     );
     parse(&two, Path::new("ok.ron")).expect("VLAN 10 on two devices");
-    let _ = h;
+    // An access port on an uplink's device: uplinks never share.
+    let on_uplink =
+        overlay_text().replacen(a, &a.replace("vns-a-sw", "vns-upf").replace("\")),", "\", vlan: 10)),"), 1);
+    let e = parse(&on_uplink, Path::new("bad.ron")).expect_err("access port on an uplink's device");
+    assert_eq!(e.field, "ports[1].device", "the uplink after the access port: {e}");
+    assert!(e.message.contains("device 'vns-upf' is already used by port 'a' (only access ports"), "{e}");
 }
 
 /// Line (1-based) of the first occurrence of `marker` in `text`.
