@@ -84,6 +84,7 @@ pub fn worker_cores(topo: &Topology, arg: Option<&str>) -> Vec<usize> {
 
 /// Runs the appliance until Ctrl-C / SIGTERM / SIGHUP (a closed terminal), or the console session ends.
 pub fn run(args: RunArgs) -> Result<ExitCode> {
+    let started = std::time::Instant::now();
     let topo = rib::topology::load(&args.file).map_err(|e| anyhow!("{e}"))?;
     let cores = worker_cores(&topo, args.workers.as_deref());
     let available = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
@@ -100,6 +101,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     }
 
     // The lab first (the devices must exist before sockets bind them); dropped last.
+    let lab_started = std::time::Instant::now();
     let lab_guard = if args.lab {
         let plan = lab::LabPlan::from_topology(&topo, cores.len())?;
         let built = plan.up().context("building the lab")?;
@@ -108,6 +110,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     } else {
         None
     };
+    let lab_time = lab_started.elapsed();
 
     let rib = rib::RibHandle::spawn(topo.clone()).map_err(|e| anyhow!("starting the RIB: {e}"))?;
 
@@ -128,16 +131,24 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
                 if let Some(mode) = (0..set.port_count()).find_map(|i| set.mode(i)) {
                     cfg.mode = mode;
                 }
+                let mut seen = std::collections::HashSet::new();
                 for i in 0..set.port_count() {
                     let Some((name, dev)) = set.port_name(i) else { continue };
+                    // One line per device: a trunk of 1000 ports is one socket.
+                    if !seen.insert(dev.to_string()) {
+                        continue;
+                    }
+                    let on = topo.ports_on_device(dev).len();
+                    let what =
+                        if on > 1 { format!("trunk {dev} ({on} ports)") } else { format!("port {name}") };
                     match (set.mode(i), set.link_down(i)) {
                         (Some(mode), _) => eprintln!(
-                            "port {name}: AF_XDP on {dev}, {mode} mode, copy bind, {} queue(s), ring {}, UMEM {} frames",
+                            "{what}: AF_XDP on {dev}, {mode} mode, copy bind, {} queue(s), ring {}, UMEM {} frames",
                             cores.len(),
                             set.ring_size(),
                             set.frame_capacity()
                         ),
-                        (None, Some(why)) => eprintln!("port {name}: DOWN, device {dev} {why}"),
+                        (None, Some(why)) => eprintln!("{what}: DOWN, device {dev} {why}"),
                         (None, None) => {}
                     }
                 }
@@ -190,6 +201,15 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         topo.ports.len(),
         cores.len(),
         cores
+    );
+    let total = started.elapsed();
+    eprintln!(
+        "vnswitch: start-up {} ms ({} tenants, {} ports; lab {} ms, appliance {} ms)",
+        total.as_millis(),
+        topo.tenants.len(),
+        topo.ports.len(),
+        lab_time.as_millis(),
+        total.saturating_sub(lab_time).as_millis()
     );
     // The overlay's control side: ARP for substrate next hops, fast-path quotas.
     let mut agent = crate::agent::SubstrateAgent::new(&topo, rib.clone(), workers.punt.clone());
@@ -256,6 +276,10 @@ mod workers {
         let worker_stop = Arc::new(AtomicBool::new(false));
         let capture = Arc::new(switch::capture::Capture::new(switch::capture::DEFAULT_RING_FRAMES));
         let mut flow_consumers = Vec::new();
+        // Receive sources: one per device; the ports of a trunk are one source.
+        let rx_plan = switch::trunk::RxPlan::from_devices(
+            &topo.ports.iter().map(|p| (p.device.clone(), p.vlan())).collect::<Vec<_>>(),
+        );
         let mut launch = |i: usize, ports: Box<dyn FnOnce(WorkerEnv) + Send>| -> Result<()> {
             let core = cores.get(i).copied().unwrap_or(0);
             let (mut publisher, consumer) = switch::stats::channel(i, switch::stats::RING_CAPACITY);
@@ -273,6 +297,7 @@ mod workers {
                 stop: worker_stop.clone(),
                 punt: punt.clone(),
                 sched,
+                rx_plan: rx_plan.clone(),
             };
             handles.push(
                 std::thread::Builder::new()
@@ -344,26 +369,34 @@ mod workers {
         pub sched: switch::worker::WorkerSched,
         pub capture: Arc<switch::capture::Capture>,
         pub flows: switch::flows::FlowPublisher,
+        /// Where the worker receives (trunks demultiplexed by VLAN).
+        pub rx_plan: switch::trunk::RxPlan,
     }
 
     /// Runs `switch::worker::Worker` over `ports` until the stop flag is set and returns the
     /// ports (dropping them closes the sockets and detaches XDP).
     fn run_worker<P: Ports>(ports: P, env: WorkerEnv) -> P {
-        let WorkerEnv { index, core, fib, publisher, stop, punt, sched, capture, flows } = env;
+        let WorkerEnv { index, core, fib, publisher, stop, punt, sched, capture, flows, rx_plan } = env;
         let mut config = switch::worker::WorkerConfig::new(index);
         config.core = Some(core);
         config.sched = sched;
         let worker = switch::worker::Worker::new(config, ports, fib, publisher, Some(punt), stop)
             .with_capture(capture)
-            .with_flows(flows);
+            .with_flows(flows)
+            .with_rx_plan(rx_plan);
         worker.run()
     }
 
     /// Ring-level and kernel counters of one worker's AF_XDP sockets, printed at exit.
     fn xsk_report(worker: usize, set: &XskPorts) -> String {
         let mut s = String::new();
+        let mut seen = std::collections::HashSet::new();
         for i in 0..set.port_count() {
             let (name, dev) = set.port_name(i).unwrap_or(("?", "?"));
+            // The ports of a trunk share one socket: report it once.
+            if !seen.insert(dev.to_string()) {
+                continue;
+            }
             let c = set.counters(i);
             let k = set.kernel_stats(i).unwrap_or_default();
             s.push_str(&format!(
@@ -408,7 +441,7 @@ mod workers {
                 s.push_str(&format!("drop {reason} {n}\n"));
             }
             for (i, name) in self.port_names.iter().enumerate() {
-                let p = self.reader.port(i);
+                let p = t.port(i);
                 let link = if self.links.get(i).is_some() { "down" } else { "up" };
                 s.push_str(&format!(
                     "port {name} rx {} rx_bytes {} tx {} tx_bytes {} tx_dropped {} encap {} decap {} link {link}\n",
@@ -497,11 +530,13 @@ mod workers {
                 .collect()
         }
         fn ports(&self) -> Vec<shell::PortCounters> {
+            // One aggregation for all ports (not one per port: 1000 ports would be quadratic).
+            let t = self.reader.totals();
             self.port_names
                 .iter()
                 .enumerate()
                 .map(|(i, name)| {
-                    let p = self.reader.port(i);
+                    let p = t.port(i);
                     shell::PortCounters {
                         name: name.clone(),
                         rx_packets: p.rx_packets,
@@ -526,7 +561,7 @@ mod workers {
                 .iter()
                 .enumerate()
                 .map(|(i, name)| {
-                    let t = totals.tenants[i.min(switch::stats::MAX_TENANTS - 1)];
+                    let t = totals.tenant(i);
                     shell::TenantCounters {
                         name: name.clone(),
                         rx_packets: t.rx_packets,
@@ -538,7 +573,8 @@ mod workers {
                 .collect()
         }
         fn port_shapers(&self) -> Vec<(String, shell::providers::ShaperCounters)> {
-            let t = self.reader.totals();
+            let mut t = self.reader.totals();
+            t.ensure(self.port_names.len(), 0);
             self.port_names
                 .iter()
                 .zip(t.port_shape.iter())
@@ -546,7 +582,9 @@ mod workers {
                 .collect()
         }
         fn tenant_shapers(&self) -> Vec<shell::providers::ShaperCounters> {
-            self.reader.totals().tenant_shape.iter().map(shaper_counters).collect()
+            let mut t = self.reader.totals();
+            t.ensure(0, self.tenant_names.len());
+            t.tenant_shape.iter().map(shaper_counters).collect()
         }
         fn classes(&self) -> Vec<shell::providers::ClassStats> {
             let t = self.reader.totals();

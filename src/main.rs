@@ -88,7 +88,10 @@ fn lab_cmd(action: LabAction, file: &std::path::Path, queues: Option<usize>) -> 
             let built = plan.up().context("lab up")?;
             built.keep();
             print!("{}", plan.describe());
-            let n = plan.hosts.len() + plan.substrate.namespaces().len();
+            let n = plan.host_count() + plan.substrate.namespaces().len();
+            if !plan.trunks.is_empty() {
+                println!("note: a trunk's VLAN tagger runs only while this process does: use `vnswitch run --lab` for trunks");
+            }
             println!("lab up: {n} namespaces ({} queues each)", plan.queues);
         }
         LabAction::Down => {

@@ -117,6 +117,11 @@ fn set(f: &Family<Labels, Counter>, labels: &[(&str, &str)], v: u64) {
 
 /// The exposition of `c` (every worker summed, since the last `clear counters`).
 pub fn render(c: &WorkerCounters, names: &Names) -> String {
+    // Tables as long as the topology's lists (a worker that has not published yet counted
+    // nothing), so indexing by a port or tenant of `names` is in bounds.
+    let mut sized = c.clone();
+    sized.ensure(names.ports.len(), names.tenants.len());
+    let c = &sized;
     let mut reg = Registry::with_prefix("vnswitch");
     let port = |name: &str, help: &str, reg: &mut Registry, get: &dyn Fn(usize) -> u64| {
         let f = family();
@@ -227,7 +232,7 @@ mod tests {
 
     #[test]
     fn exposition_has_labelled_counters_and_eof() {
-        let mut c = WorkerCounters::ZERO;
+        let mut c = WorkerCounters::default();
         c.ports[1].tx_packets = 42;
         c.tenants[0].rx_bytes = 1500;
         c.drops[DropReason::Shaped.index()] = 7;

@@ -93,7 +93,7 @@ impl Worker {
         Worker {
             ports: MemPorts::new(4, 1024),
             pipeline: Pipeline::new(),
-            counters: WorkerCounters::ZERO,
+            counters: WorkerCounters::default(),
             batch: Batch::new(Ingress::Port(PORT_A)),
             frames,
             next: 0,

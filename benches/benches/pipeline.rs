@@ -85,7 +85,7 @@ impl Rig {
             pipeline: Pipeline::new(),
             flows: None,
             expect: BATCH,
-            counters: WorkerCounters::ZERO,
+            counters: WorkerCounters::default(),
             batch: Batch::new(Ingress::Port(rx)),
             frame,
             rx,

@@ -9,7 +9,7 @@ use std::time::Instant;
 use switch::stats::{channel, StatsCollector, WorkerCounters};
 
 fn bench(c: &mut Criterion) {
-    let mut counters = WorkerCounters::ZERO;
+    let mut counters = WorkerCounters::default();
     counters.ports[0].rx_packets = 1;
     let (mut publisher, mut consumer) = channel(0, 16);
     let now = Instant::now();

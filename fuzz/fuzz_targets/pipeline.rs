@@ -16,7 +16,7 @@ fuzz_target!(|data: &[u8]| {
     let fib = FIB.get_or_init(|| default_fib_opts(Some(10), |_, _| {}));
     let mut ports = MemPorts::new(3, 16);
     let mut pipeline = Pipeline::new();
-    let mut counters = WorkerCounters::ZERO;
+    let mut counters = WorkerCounters::default();
     let mut frames = 0u64;
     for ingress in [Ingress::Port(PORT_A), Ingress::Port(PORT_H), Ingress::Port(PORT_B), Ingress::Router(ROUTER_J)] {
         let Some(mut d) = ports.alloc() else { return };

@@ -4,9 +4,11 @@
 //! Only objects named by the topology are created or removed; the root namespace gets no
 //! address (the appliance-side veth even has IPv6 link-local generation turned off).
 //! Substrate nodes that name a `netns` are built too (transit routers, Linux VTEPs and the
-//! hosts behind them): see [`substrate`].
+//! hosts behind them): see [`substrate`]. Hosts behind a trunk (ports sharing one device, a
+//! VLAN each) get one namespace each behind a VLAN tagger: see [`trunk`].
 
 pub mod substrate;
+pub mod trunk;
 
 use anyhow::{bail, Context, Result};
 use rib::topology::{PortBinding, Topology};
@@ -39,6 +41,8 @@ pub struct LabPlan {
     pub queues: usize,
     /// The Linux side of the substrate (empty when no substrate node names a namespace).
     pub substrate: substrate::SubstratePlan,
+    /// Trunk devices and the hosts behind them (one per VLAN).
+    pub trunks: Vec<trunk::LabTrunk>,
 }
 
 impl LabPlan {
@@ -46,6 +50,8 @@ impl LabPlan {
     /// each port gets the port's veth (a port is one veth, so one namespace per port).
     pub fn from_topology(topo: &Topology, queues: usize) -> Result<LabPlan> {
         let mut hosts: Vec<LabHost> = Vec::new();
+        let mut trunks: Vec<trunk::LabTrunk> = Vec::new();
+        let mut trunk_ports: std::collections::HashSet<usize> = std::collections::HashSet::new();
         let substrate = substrate::SubstratePlan::from_file(&topo.file)?;
         for h in &topo.hosts {
             let Some(netns) = &h.netns else { continue };
@@ -56,14 +62,21 @@ impl LabPlan {
             let PortBinding::Access { subnet, router, interface, .. } = &port.binding else {
                 continue;
             };
-            if hosts.iter().any(|x| x.device == port.device) {
+            let on_trunk = topo.ports_on_device(&port.device).len() > 1;
+            if (on_trunk && !trunk_ports.insert(port.id.index()))
+                || (!on_trunk && hosts.iter().any(|x| x.device == port.device))
+            {
                 eprintln!(
                     "lab: host {} shares port {} with another host; only one namespace per port is built",
                     h.name, port.name
                 );
                 continue;
             }
-            if hosts.iter().any(|x| &x.netns == netns) {
+            if hosts
+                .iter()
+                .chain(trunks.iter().flat_map(|t| t.hosts.iter().map(|(h, _)| h)))
+                .any(|x| &x.netns == netns)
+            {
                 bail!("lab: namespace {netns} is named by two hosts");
             }
             let gateway = topo
@@ -74,7 +87,7 @@ impl LabPlan {
                 .with_context(|| format!("lab: no gateway for port {}", port.name))?;
             check_name(netns, "netns")?;
             check_name(&port.device, "device")?;
-            hosts.push(LabHost {
+            let host = LabHost {
                 name: h.name.clone(),
                 netns: netns.clone(),
                 device: port.device.clone(),
@@ -82,9 +95,23 @@ impl LabPlan {
                 address: h.address,
                 prefix_len: subnet.len(),
                 gateway,
-            });
+            };
+            match (on_trunk, port.vlan()) {
+                (false, _) => hosts.push(host),
+                (true, Some(vid)) => {
+                    let i = match trunks.iter().position(|t| t.device == port.device) {
+                        Some(i) => i,
+                        None => {
+                            trunks.push(trunk::LabTrunk::new(&port.device)?);
+                            trunks.len() - 1
+                        }
+                    };
+                    trunks[i].hosts.push((host, vid));
+                }
+                (true, None) => bail!("lab: port {} shares device {} without a VLAN", port.name, port.device),
+            }
         }
-        Ok(LabPlan { hosts, queues: queues.max(1), substrate })
+        Ok(LabPlan { hosts, queues: queues.max(1), substrate, trunks })
     }
 
     /// Builds every namespace and veth (removing same-named leftovers of an earlier run
@@ -93,11 +120,19 @@ impl LabPlan {
         if !is_root() {
             bail!("the lab needs root (network namespaces, veth pairs): run with sudo");
         }
-        let lab = Lab { plan: self.clone(), armed: true };
+        let mut lab = Lab { plan: self.clone(), armed: true, taggers: Vec::new() };
+        let t0 = std::time::Instant::now();
         self.down_quiet();
+        if !self.trunks.is_empty() {
+            eprintln!("lab: leftovers checked in {} ms", t0.elapsed().as_millis());
+        }
         for h in &self.hosts {
             build_host(h, self.queues)
                 .with_context(|| format!("lab: building host {} ({})", h.name, h.netns))?;
+        }
+        for t in &self.trunks {
+            t.build(self.queues).with_context(|| format!("lab: building trunk {}", t.device))?;
+            lab.taggers.push(t.start_tagger().with_context(|| format!("lab: trunk {}", t.device))?);
         }
         self.substrate.up(self.queues).context("lab: building the substrate")?;
         Ok(lab)
@@ -114,8 +149,16 @@ impl LabPlan {
                 removed.push(format!("netns {}", h.netns));
             }
         }
+        for t in &self.trunks {
+            removed.extend(t.down());
+        }
         removed.extend(self.substrate.down());
         removed
+    }
+
+    /// Host namespaces of the plan (access ports and trunks).
+    pub fn host_count(&self) -> usize {
+        self.hosts.len() + self.trunks.iter().map(|t| t.hosts.len()).sum::<usize>()
     }
 
     fn down_quiet(&self) {
@@ -134,6 +177,19 @@ impl LabPlan {
                 h.name, h.netns, h.address, h.prefix_len, h.mac, h.gateway, h.device
             ));
         }
+        for t in &self.trunks {
+            let (first, last) = (t.hosts.first(), t.hosts.last());
+            s.push_str(&format!(
+                "trunk {} ({} hosts, VLANs {}..{}): namespaces {} .. {}, tagger in {}\n",
+                t.device,
+                t.hosts.len(),
+                first.map_or(0, |(_, v)| *v),
+                last.map_or(0, |(_, v)| *v),
+                first.map_or("", |(h, _)| h.netns.as_str()),
+                last.map_or("", |(h, _)| h.netns.as_str()),
+                t.netns
+            ));
+        }
         s.push_str(&self.substrate.describe());
         s
     }
@@ -144,6 +200,8 @@ impl LabPlan {
 pub struct Lab {
     plan: LabPlan,
     armed: bool,
+    /// The trunks' VLAN taggers (stopped before the lab is removed).
+    taggers: Vec<trunk::Tagger>,
 }
 
 impl Lab {
@@ -155,6 +213,7 @@ impl Lab {
 
 impl Drop for Lab {
     fn drop(&mut self) {
+        self.taggers.clear();
         if self.armed {
             self.plan.down();
         }
@@ -237,6 +296,26 @@ fn run(args: &[&str]) -> Result<()> {
         .stdin(Stdio::null())
         .output()
         .with_context(|| format!("cannot run {} (is it installed? try scripts/setup)", args[0]))?;
+    if !out.status.success() {
+        bail!("`{}` failed: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim());
+    }
+    Ok(())
+}
+
+/// Runs `args` with `input` on its stdin (e.g. `ip -batch -`).
+fn run_stdin(args: &[&str], input: &str) -> Result<()> {
+    use std::io::Write;
+    let mut child = Command::new(args[0])
+        .args(&args[1..])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .with_context(|| format!("cannot run {}", args[0]))?;
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin.write_all(input.as_bytes()).with_context(|| format!("writing to {}", args.join(" ")))?;
+    }
+    let out = child.wait_with_output().with_context(|| format!("waiting for {}", args.join(" ")))?;
     if !out.status.success() {
         bail!("`{}` failed: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim());
     }

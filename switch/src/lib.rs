@@ -11,6 +11,7 @@ pub mod port;
 pub mod punt;
 pub mod stats;
 pub mod testkit;
+pub mod trunk;
 pub mod wire;
 pub mod worker;
 #[cfg(feature = "xdp")]

@@ -1,8 +1,14 @@
 //! Per-worker counters (plain, non-atomic, owned by the worker) and their transport: each
-//! worker pushes a `Copy` snapshot through an `rtrb` SPSC ring every ~100 ms and when it
-//! stops ([`StatsPublisher`]); the [`StatsCollector`] pops and aggregates; the shell reads a
+//! worker pushes a snapshot through an `rtrb` SPSC ring every ~100 ms and when it stops
+//! ([`StatsPublisher`]); the [`StatsCollector`] pops and aggregates; the shell reads a
 //! [`StatsReader`] (Clone + Send + Sync). A worker never locks; only the reader side does.
 //! `clear counters` is a baseline the reader subtracts: workers never reset.
+//!
+//! The per-port and per-tenant tables are sized from the topology when the worker starts
+//! (boxed slices, grown only when a snapshot brings more ports or tenants, never per frame),
+//! so 1000 tenants cost what 1000 tenants need. A snapshot's buffers travel to the collector
+//! and come back through a second SPSC ring to be reused: after the first few publishes a
+//! worker copies its counters into a returned buffer and allocates nothing.
 
 use crate::pipeline::DropReason;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -10,14 +16,19 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-/// Ports counted per worker; a port id at or above it is counted in the last slot.
-pub const MAX_PORTS: usize = 64;
-/// Tenants counted per worker; a tenant id at or above it is counted in the last slot.
-pub const MAX_TENANTS: usize = 256;
+/// Most ports a worker's tables hold (the topology limit, `rib::topology::MAX_PORTS`); the
+/// tables are sized from the topology, and a port id past them is counted in the last slot.
+pub const MAX_PORTS: usize = 4096;
+/// Most tenants a worker's tables hold (`rib::topology::MAX_TENANTS`); sized like ports.
+pub const MAX_TENANTS: usize = 4096;
+/// Table sizes of [`WorkerCounters::default`] (tests and benches that have no topology).
+pub const DEFAULT_PORTS: usize = 64;
+pub const DEFAULT_TENANTS: usize = 256;
 /// Default interval between two snapshots of one worker.
 pub const PUBLISH_INTERVAL: Duration = Duration::from_millis(100);
-/// Default capacity of one worker's snapshot ring.
-pub const RING_CAPACITY: usize = 16;
+/// Default capacity of one worker's snapshot ring (the collector drains it every 50 ms, a
+/// worker publishes every 100 ms: 4 is plenty, and each slot holds a topology-sized table).
+pub const RING_CAPACITY: usize = 4;
 
 /// Counters of one port, as seen by one worker.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -141,18 +152,18 @@ impl ClassCounters {
 }
 
 /// Everything one worker counts. Plain integers, only ever increased by the worker.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct WorkerCounters {
-    /// Per port, indexed by `PortId` (see [`MAX_PORTS`]).
-    pub ports: [PortCounters; MAX_PORTS],
-    /// Per tenant, indexed by `TenantId` (see [`MAX_TENANTS`]).
-    pub tenants: [TenantCounters; MAX_TENANTS],
+    /// Per port, indexed by `PortId`; as many as the topology has ports (at least one).
+    pub ports: Box<[PortCounters]>,
+    /// Per tenant, indexed by `TenantId`; as many as the topology has tenants (at least one).
+    pub tenants: Box<[TenantCounters]>,
     /// Dropped frames per [`DropReason`], indexed by [`DropReason::index`].
     pub drops: [u64; DropReason::COUNT],
-    /// Egress shaper of each port (`traffic-shape`), indexed by `PortId`.
-    pub port_shape: [ShapeCounters; MAX_PORTS],
+    /// Egress shaper of each port (`traffic-shape`), indexed by `PortId` (as `ports`).
+    pub port_shape: Box<[ShapeCounters]>,
     /// Shaper of each tenant (its service level's `rate_mbps`), indexed by `TenantId`.
-    pub tenant_shape: [ShapeCounters; MAX_TENANTS],
+    pub tenant_shape: Box<[ShapeCounters]>,
     /// Egress priority classes, indexed by [`class_index`].
     pub classes: [ClassCounters; CLASSES],
     /// Frames whose destination an `ip redirect` rewrote.
@@ -194,48 +205,108 @@ pub struct WorkerCounters {
 }
 
 impl Default for WorkerCounters {
+    /// All zero, tables of [`DEFAULT_PORTS`] and [`DEFAULT_TENANTS`].
     fn default() -> Self {
-        Self::ZERO
+        Self::new(DEFAULT_PORTS, DEFAULT_TENANTS)
     }
 }
 
 impl WorkerCounters {
-    /// All zero.
-    pub const ZERO: WorkerCounters = WorkerCounters {
-        ports: [PortCounters {
-            rx_packets: 0,
-            rx_bytes: 0,
-            rx_broadcast: 0,
-            tx_packets: 0,
-            tx_bytes: 0,
-            tx_dropped: 0,
-            encap_packets: 0,
-            decap_packets: 0,
-        }; MAX_PORTS],
-        tenants: [TenantCounters { rx_packets: 0, rx_bytes: 0, tx_packets: 0, tx_bytes: 0, fast_tx_bytes: 0 };
-            MAX_TENANTS],
-        drops: [0; DropReason::COUNT],
-        port_shape: [ShapeCounters::ZERO; MAX_PORTS],
-        tenant_shape: [ShapeCounters::ZERO; MAX_TENANTS],
-        classes: [ClassCounters::ZERO; CLASSES],
-        redirected: 0,
-        batches: 0,
-        batch_frames: 0,
-        busy_polls: 0,
-        idle_polls: 0,
-        busy_cycles: 0,
-        idle_sleeps: 0,
-        arp_replies: 0,
-        echo_replies: 0,
-        icmp_errors: 0,
-        icmp_rate_limited: 0,
-        punted: 0,
-        injected: 0,
-        decapsulated: 0,
-        encapsulated: 0,
-        arp_punted: 0,
-        control_tx: 0,
-    };
+    /// All zero, with tables for `ports` ports and `tenants` tenants (each at least 1, at most
+    /// [`MAX_PORTS`] / [`MAX_TENANTS`]). Allocates: call it when a worker starts.
+    pub fn new(ports: usize, tenants: usize) -> Self {
+        let (p, t) = (ports.clamp(1, MAX_PORTS), tenants.clamp(1, MAX_TENANTS));
+        WorkerCounters {
+            ports: vec![PortCounters::default(); p].into_boxed_slice(),
+            tenants: vec![TenantCounters::default(); t].into_boxed_slice(),
+            port_shape: vec![ShapeCounters::ZERO; p].into_boxed_slice(),
+            tenant_shape: vec![ShapeCounters::ZERO; t].into_boxed_slice(),
+            drops: [0; DropReason::COUNT],
+            classes: [ClassCounters::ZERO; CLASSES],
+            redirected: 0,
+            batches: 0,
+            batch_frames: 0,
+            busy_polls: 0,
+            idle_polls: 0,
+            busy_cycles: 0,
+            idle_sleeps: 0,
+            arp_replies: 0,
+            echo_replies: 0,
+            icmp_errors: 0,
+            icmp_rate_limited: 0,
+            punted: 0,
+            injected: 0,
+            decapsulated: 0,
+            encapsulated: 0,
+            arp_punted: 0,
+            control_tx: 0,
+        }
+    }
+
+    /// Grows the tables to hold `ports` ports and `tenants` tenants (keeping the counts).
+    /// Does nothing, and allocates nothing, when they already do: a worker calls it once per
+    /// round with the snapshot's sizes.
+    #[inline]
+    pub fn ensure(&mut self, ports: usize, tenants: usize) {
+        if ports > self.ports.len() && self.ports.len() < MAX_PORTS {
+            let p = ports.min(MAX_PORTS);
+            grow(&mut self.ports, p, PortCounters::default());
+            grow(&mut self.port_shape, p, ShapeCounters::ZERO);
+        }
+        if tenants > self.tenants.len() && self.tenants.len() < MAX_TENANTS {
+            let t = tenants.min(MAX_TENANTS);
+            grow(&mut self.tenants, t, TenantCounters::default());
+            grow(&mut self.tenant_shape, t, ShapeCounters::ZERO);
+        }
+    }
+
+    /// Makes `self` equal to `other`, reusing `self`'s tables when they have the same sizes
+    /// (no allocation then).
+    pub fn copy_from(&mut self, other: &WorkerCounters) {
+        fn copy<T: Copy>(dst: &mut Box<[T]>, src: &[T]) {
+            if dst.len() == src.len() {
+                dst.copy_from_slice(src);
+            } else {
+                *dst = src.into();
+            }
+        }
+        copy(&mut self.ports, &other.ports);
+        copy(&mut self.tenants, &other.tenants);
+        copy(&mut self.port_shape, &other.port_shape);
+        copy(&mut self.tenant_shape, &other.tenant_shape);
+        self.drops = other.drops;
+        self.classes = other.classes;
+        macro_rules! scalars {
+            ($($field:ident),*) => { $( self.$field = other.$field; )* };
+        }
+        scalars!(
+            redirected,
+            batches,
+            batch_frames,
+            busy_polls,
+            idle_polls,
+            busy_cycles,
+            idle_sleeps,
+            arp_replies,
+            echo_replies,
+            icmp_errors,
+            icmp_rate_limited,
+            punted,
+            injected,
+            decapsulated,
+            encapsulated,
+            arp_punted,
+            control_tx
+        );
+    }
+
+    /// Bytes of the tables (what one snapshot carries beyond its scalars).
+    pub fn table_bytes(&self) -> usize {
+        std::mem::size_of_val(&*self.ports)
+            + std::mem::size_of_val(&*self.tenants)
+            + std::mem::size_of_val(&*self.port_shape)
+            + std::mem::size_of_val(&*self.tenant_shape)
+    }
 
     /// Counts one dropped frame.
     #[inline]
@@ -253,16 +324,55 @@ impl WorkerCounters {
         self.drops.iter().sum()
     }
 
-    /// The counters of `port` (ids past the array share the last slot).
+    /// The counters of `port` (ids past the table share the last slot; the topology sized
+    /// the table, so that only happens for ids no topology port has).
     #[inline]
     pub fn port_mut(&mut self, port: usize) -> &mut PortCounters {
-        &mut self.ports[port.min(MAX_PORTS - 1)]
+        if self.ports.is_empty() {
+            self.ensure(1, 1); // never: `new` makes at least one slot
+        }
+        let last = self.ports.len() - 1;
+        &mut self.ports[port.min(last)]
     }
 
-    /// The counters of `tenant` (ids past the array share the last slot).
+    /// The counters of `tenant` (ids past the table share the last slot).
     #[inline]
     pub fn tenant_mut(&mut self, tenant: usize) -> &mut TenantCounters {
-        &mut self.tenants[tenant.min(MAX_TENANTS - 1)]
+        if self.tenants.is_empty() {
+            self.ensure(1, 1);
+        }
+        let last = self.tenants.len() - 1;
+        &mut self.tenants[tenant.min(last)]
+    }
+
+    /// The shaper counters of `port` (as [`Self::port_mut`]).
+    #[inline]
+    pub fn port_shape_mut(&mut self, port: usize) -> &mut ShapeCounters {
+        if self.port_shape.is_empty() {
+            self.ensure(1, 1);
+        }
+        let last = self.port_shape.len() - 1;
+        &mut self.port_shape[port.min(last)]
+    }
+
+    /// The shaper counters of `tenant` (as [`Self::tenant_mut`]).
+    #[inline]
+    pub fn tenant_shape_mut(&mut self, tenant: usize) -> &mut ShapeCounters {
+        if self.tenant_shape.is_empty() {
+            self.ensure(1, 1);
+        }
+        let last = self.tenant_shape.len() - 1;
+        &mut self.tenant_shape[tenant.min(last)]
+    }
+
+    /// The counters of `port`, zero when the table has no such port.
+    pub fn port(&self, port: usize) -> PortCounters {
+        self.ports.get(port).copied().unwrap_or_default()
+    }
+
+    /// The counters of `tenant`, zero when the table has no such tenant.
+    pub fn tenant(&self, tenant: usize) -> TenantCounters {
+        self.tenants.get(tenant).copied().unwrap_or_default()
     }
 
     /// Frames received on all ports.
@@ -342,8 +452,10 @@ impl WorkerCounters {
         );
     }
 
-    /// Adds `other` counter by counter (aggregation over workers).
+    /// Adds `other` counter by counter (aggregation over workers; the tables grow to the
+    /// larger of the two).
     pub fn add(&mut self, other: &WorkerCounters) {
+        self.ensure(other.ports.len(), other.tenants.len());
         self.zip_with(other, u64::wrapping_add);
         for (a, b) in self.classes.iter_mut().zip(other.classes.iter()) {
             a.queue_high_water = a.queue_high_water.max(b.queue_high_water);
@@ -352,7 +464,7 @@ impl WorkerCounters {
 
     /// `self - baseline` counter by counter (after `clear counters`; saturating at 0).
     pub fn since(&self, baseline: &WorkerCounters) -> WorkerCounters {
-        let mut out = *self;
+        let mut out = self.clone();
         out.zip_with(baseline, u64::saturating_sub);
         out
     }
@@ -391,8 +503,16 @@ impl WorkerCounters {
     }
 }
 
+/// Replaces `table` by one of `len` entries holding the old ones first, then `zero`s.
+fn grow<T: Copy>(table: &mut Box<[T]>, len: usize, zero: T) {
+    let mut v = Vec::with_capacity(len);
+    v.extend_from_slice(table);
+    v.resize(len.max(table.len()), zero);
+    *table = v.into_boxed_slice();
+}
+
 /// One worker's counters at one moment.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct StatsSnapshot {
     /// Worker index.
     pub worker: usize,
@@ -428,6 +548,13 @@ pub struct StatsPublisher {
     worker: usize,
     core: Option<usize>,
     producer: rtrb::Producer<StatsSnapshot>,
+    /// Tables the collector is done with, to be filled again (no allocation per publish).
+    returned: rtrb::Consumer<WorkerCounters>,
+    /// A table kept from a publish the full ring refused.
+    spare: Option<WorkerCounters>,
+    /// Tables this publisher may still allocate before it only reuses returned ones (the
+    /// ring's capacity plus what the collector holds: latest, previous, one in flight).
+    may_allocate: usize,
     interval: Duration,
     last: Option<Instant>,
     seq: u64,
@@ -465,17 +592,31 @@ impl StatsPublisher {
     pub fn publish(&mut self, counters: &WorkerCounters, now: Instant, stopped: bool) -> bool {
         self.last = Some(now);
         self.seq += 1;
+        let mut table = match self.spare.take().or_else(|| self.returned.pop().ok()) {
+            Some(t) => t,
+            None if self.may_allocate > 0 => {
+                // Warm-up: the first few publishes allocate the tables that then circulate.
+                self.may_allocate -= 1;
+                counters.clone()
+            }
+            None => {
+                self.lost += 1;
+                return false;
+            }
+        };
+        table.copy_from(counters);
         let snap = StatsSnapshot {
             worker: self.worker,
             core: self.core,
             seq: self.seq,
             at: now,
             stopped,
-            counters: *counters,
+            counters: table,
         };
         match self.producer.push(snap) {
             Ok(()) => true,
-            Err(_) => {
+            Err(rtrb::PushError::Full(snap)) => {
+                self.spare = Some(snap.counters);
                 self.lost += 1;
                 false
             }
@@ -483,26 +624,50 @@ impl StatsPublisher {
     }
 }
 
-/// Creates the ring of worker `worker`: the publisher goes to the worker, the consumer to
+/// Collector side of one worker's rings: snapshots in, used tables back.
+pub struct StatsConsumer {
+    snapshots: rtrb::Consumer<StatsSnapshot>,
+    back: rtrb::Producer<WorkerCounters>,
+}
+
+impl StatsConsumer {
+    /// The oldest snapshot not yet taken.
+    pub fn pop(&mut self) -> Result<StatsSnapshot, rtrb::PopError> {
+        self.snapshots.pop()
+    }
+
+    /// Hands a snapshot's table back to the worker for reuse (dropped if the ring is full).
+    pub fn recycle(&mut self, counters: WorkerCounters) {
+        let _ = self.back.push(counters);
+    }
+}
+
+/// Creates the rings of worker `worker`: the publisher goes to the worker, the consumer to
 /// [`StatsCollector::new`].
-pub fn channel(worker: usize, capacity: usize) -> (StatsPublisher, rtrb::Consumer<StatsSnapshot>) {
-    let (producer, consumer) = rtrb::RingBuffer::new(capacity.max(1));
+pub fn channel(worker: usize, capacity: usize) -> (StatsPublisher, StatsConsumer) {
+    let capacity = capacity.max(1);
+    let (producer, snapshots) = rtrb::RingBuffer::new(capacity);
+    let pool = capacity + 3;
+    let (back, returned) = rtrb::RingBuffer::new(pool);
     (
         StatsPublisher {
             worker,
             core: None,
             producer,
+            returned,
+            spare: None,
+            may_allocate: pool,
             interval: PUBLISH_INTERVAL,
             last: None,
             seq: 0,
             lost: 0,
         },
-        consumer,
+        StatsConsumer { snapshots, back },
     )
 }
 
 /// What the reader knows about one worker.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 struct WorkerSlot {
     latest: Option<StatsSnapshot>,
     previous: Option<StatsSnapshot>,
@@ -518,15 +683,15 @@ struct Shared {
 
 /// Consumer side: owns the rings and moves what arrives into the shared view.
 pub struct StatsCollector {
-    consumers: Vec<rtrb::Consumer<StatsSnapshot>>,
+    consumers: Vec<StatsConsumer>,
     shared: Arc<Mutex<Shared>>,
 }
 
 impl StatsCollector {
     /// Collects from these rings (index = worker index) and returns the reader of the result.
-    pub fn new(consumers: Vec<rtrb::Consumer<StatsSnapshot>>) -> (StatsCollector, StatsReader) {
+    pub fn new(consumers: Vec<StatsConsumer>) -> (StatsCollector, StatsReader) {
         let slots = vec![
-            WorkerSlot { latest: None, previous: None, baseline: WorkerCounters::ZERO };
+            WorkerSlot { latest: None, previous: None, baseline: WorkerCounters::new(1, 1) };
             consumers.len()
         ];
         let shared = Arc::new(Mutex::new(Shared { slots, received: 0 }));
@@ -540,9 +705,15 @@ impl StatsCollector {
         for (i, c) in self.consumers.iter_mut().enumerate() {
             while let Ok(snap) = c.pop() {
                 got += 1;
-                if let Some(slot) = shared.slots.get_mut(i) {
-                    slot.previous = slot.latest;
-                    slot.latest = Some(snap);
+                match shared.slots.get_mut(i) {
+                    Some(slot) => {
+                        let old = std::mem::replace(&mut slot.previous, slot.latest.take());
+                        slot.latest = Some(snap);
+                        if let Some(old) = old {
+                            c.recycle(old.counters);
+                        }
+                    }
+                    None => c.recycle(snap.counters),
                 }
             }
         }
@@ -610,18 +781,18 @@ impl StatsReader {
             .iter()
             .enumerate()
             .map(|(index, slot)| {
-                let Some(latest) = slot.latest else {
+                let Some(latest) = &slot.latest else {
                     return WorkerView {
                         index,
                         core: None,
-                        counters: WorkerCounters::ZERO,
+                        counters: WorkerCounters::new(1, 1),
                         rx_pps: 0.0,
                         tx_pps: 0.0,
                         age: Duration::ZERO,
                         stopped: false,
                     };
                 };
-                let (rx_pps, tx_pps) = match slot.previous {
+                let (rx_pps, tx_pps) = match &slot.previous {
                     Some(prev) => {
                         let dt = latest.at.saturating_duration_since(prev.at).as_secs_f64();
                         if dt > 0.0 {
@@ -654,21 +825,21 @@ impl StatsReader {
 
     /// All workers summed, since the last `clear()`.
     pub fn totals(&self) -> WorkerCounters {
-        let mut total = WorkerCounters::ZERO;
+        let mut total = WorkerCounters::new(1, 1);
         for w in self.workers() {
             total.add(&w.counters);
         }
         total
     }
 
-    /// One port summed over workers.
+    /// One port summed over workers (zeros for a port no worker counted).
     pub fn port(&self, port: usize) -> PortCounters {
-        self.totals().ports[port.min(MAX_PORTS - 1)]
+        self.totals().port(port)
     }
 
-    /// One tenant summed over workers.
+    /// One tenant summed over workers (zeros for a tenant no worker counted).
     pub fn tenant(&self, tenant: usize) -> TenantCounters {
-        self.totals().tenants[tenant.min(MAX_TENANTS - 1)]
+        self.totals().tenant(tenant)
     }
 
     /// Non-zero drops summed over workers, with their names.
@@ -680,8 +851,8 @@ impl StatsReader {
     pub fn clear(&self) {
         let mut shared = lock(&self.shared);
         for slot in shared.slots.iter_mut() {
-            if let Some(latest) = slot.latest {
-                slot.baseline = latest.counters;
+            if let Some(latest) = &slot.latest {
+                slot.baseline = latest.counters.clone();
             }
         }
     }
@@ -697,10 +868,10 @@ mod tests {
         let (mut p1, c1) = channel(1, 4);
         let (mut collector, reader) = StatsCollector::new(vec![c0, c1]);
         let t0 = Instant::now();
-        let mut w0 = WorkerCounters::ZERO;
+        let mut w0 = WorkerCounters::default();
         w0.port_mut(1).rx_packets = 10;
         w0.count_drop(DropReason::NoRoute);
-        let mut w1 = WorkerCounters::ZERO;
+        let mut w1 = WorkerCounters::default();
         w1.port_mut(1).rx_packets = 5;
         w1.port_mut(200).tx_packets = 1; // clamped into the last slot
         w1.count_drop(DropReason::NoRoute);
@@ -710,7 +881,7 @@ mod tests {
         assert!(p1.publish(&w1, t0, false));
         assert_eq!(collector.poll(), 2);
         assert_eq!(reader.port(1).rx_packets, 15);
-        assert_eq!(reader.port(MAX_PORTS - 1).tx_packets, 1);
+        assert_eq!(reader.port(DEFAULT_PORTS - 1).tx_packets, 1);
         assert_eq!(reader.drops(), vec![("no_route", 2), ("ttl_exceeded", 1)]);
 
         reader.clear();
@@ -731,12 +902,12 @@ mod tests {
         let (mut p1, c1) = channel(1, 4);
         let (mut collector, reader) = StatsCollector::new(vec![c0, c1]);
         let t0 = Instant::now();
-        let mut w0 = WorkerCounters::ZERO;
+        let mut w0 = WorkerCounters::default();
         w0.port_mut(3).encap_packets = 4;
         w0.port_mut(3).decap_packets = 1;
         w0.tenant_mut(0).fast_tx_bytes = 400;
         w0.arp_punted = 2;
-        let mut w1 = WorkerCounters::ZERO;
+        let mut w1 = WorkerCounters::default();
         w1.port_mut(3).encap_packets = 6;
         w1.tenant_mut(0).fast_tx_bytes = 600;
         w1.control_tx = 1;
@@ -756,7 +927,7 @@ mod tests {
     #[test]
     fn full_ring_loses_snapshots_without_blocking() {
         let (mut p, mut c) = channel(0, 1);
-        let w = WorkerCounters::ZERO;
+        let w = WorkerCounters::default();
         assert!(p.publish(&w, Instant::now(), false));
         assert!(!p.publish(&w, Instant::now(), true));
         assert_eq!(p.lost, 1);
@@ -765,14 +936,72 @@ mod tests {
 
     #[test]
     fn derived_rates() {
-        let mut w = WorkerCounters::ZERO;
-        w.batches = 4;
-        w.batch_frames = 100;
-        w.busy_cycles = 5000;
-        w.busy_polls = 1;
-        w.idle_polls = 3;
+        let w = WorkerCounters {
+            batches: 4,
+            batch_frames: 100,
+            busy_cycles: 5000,
+            busy_polls: 1,
+            idle_polls: 3,
+            ..WorkerCounters::default()
+        };
         assert_eq!(w.batch_fill(), 25.0);
         assert_eq!(w.cycles_per_packet(), 50.0);
         assert_eq!(w.busy_percent(), 25.0);
+    }
+
+    /// Tables are sized from the topology and grown, never silently merged, when a snapshot
+    /// has more ports or tenants; the counts already there stay.
+    #[test]
+    fn tables_are_sized_from_the_topology_and_grow_keeping_counts() {
+        let mut c = WorkerCounters::new(1000, 1000);
+        assert_eq!(
+            (c.ports.len(), c.tenants.len(), c.port_shape.len(), c.tenant_shape.len()),
+            (1000, 1000, 1000, 1000)
+        );
+        c.port_mut(999).rx_packets = 7;
+        c.tenant_mut(999).tx_bytes = 9;
+        c.ensure(10, 10);
+        assert_eq!(c.ports.len(), 1000, "never shrinks");
+        c.ensure(1500, 4000);
+        assert_eq!((c.ports.len(), c.tenants.len()), (1500, 4000));
+        assert_eq!((c.port(999).rx_packets, c.tenant(999).tx_bytes), (7, 9));
+        c.tenant_mut(3999).rx_packets = 1;
+        assert_eq!(c.tenant(3999).rx_packets, 1, "the new tenant has its own slot");
+        assert_eq!(c.tenant(3998).rx_packets, 0);
+        c.ensure(MAX_PORTS + 10, MAX_TENANTS + 10);
+        assert_eq!((c.ports.len(), c.tenants.len()), (MAX_PORTS, MAX_TENANTS));
+        // Past the table: the last slot, never a panic.
+        c.port_mut(usize::MAX).tx_packets += 1;
+        assert_eq!(c.port(MAX_PORTS - 1).tx_packets, 1);
+        // Aggregation grows to the larger table.
+        let mut total = WorkerCounters::new(1, 1);
+        total.add(&c);
+        assert_eq!((total.ports.len(), total.tenant(3999).rx_packets), (MAX_PORTS, 1));
+        // 1000 tenants: a snapshot carries about 200 KB of tables, not the 4096-entry maximum.
+        let t = WorkerCounters::new(1000, 1000).table_bytes();
+        assert!(t < 256 * 1024, "{t} bytes");
+    }
+
+    /// After the warm-up, snapshots reuse the tables the collector hands back: a worker
+    /// publishing forever allocates a bounded number of tables.
+    #[test]
+    fn snapshot_tables_circulate_instead_of_being_allocated() {
+        let (mut p, c) = channel(0, 2);
+        let (mut collector, reader) = StatsCollector::new(vec![c]);
+        let mut w = WorkerCounters::new(1000, 1000);
+        let t0 = Instant::now();
+        let mut tables = std::collections::HashSet::new();
+        for i in 0..50u64 {
+            w.port_mut(5).rx_packets = i;
+            assert!(p.publish(&w, t0 + Duration::from_millis(100 * i), false), "publish {i}");
+            assert_eq!(collector.poll(), 1);
+            let shared = lock(&collector.shared);
+            let latest = shared.slots[0].latest.as_ref().expect("latest");
+            tables.insert(latest.counters.ports.as_ptr() as usize);
+            drop(shared);
+            assert_eq!(reader.port(5).rx_packets, i);
+        }
+        assert!(tables.len() <= 2 + 3, "{} distinct tables for 50 snapshots", tables.len());
+        assert_eq!(p.lost, 0);
     }
 }

@@ -9,10 +9,11 @@
 
 use crate::capture::{self, Capture};
 use crate::flows::FlowPublisher;
-use crate::pipeline::{Batch, Ingress, Pipeline, BATCH};
+use crate::pipeline::{Batch, DropReason, Ingress, Pipeline, BATCH};
 use crate::port::Ports;
 use crate::punt::PuntQueues;
 use crate::stats::{cycles, StatsPublisher, WorkerCounters};
+use crate::trunk::{tag_of, RxPlan, RxSource, Tag, VlanMap};
 use rib::{FibCell, FibSnapshot, PortId};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -131,6 +132,9 @@ pub struct Worker<P: Ports> {
     pipeline: Pipeline,
     counters: WorkerCounters,
     batch: Batch<P::Desc>,
+    /// Where frames are received: one source per device (a trunk is one source for all its
+    /// VLANs' ports).
+    rx_plan: RxPlan,
     idle_rounds: u32,
     sleep: Duration,
     /// When [`Ports::maintain`] last ran.
@@ -160,6 +164,12 @@ impl<P: Ports> Worker<P> {
         let mut pipeline = Pipeline::new();
         // The shaper and class queues, allocated here rather than on the first frame.
         pipeline.prepare(&ports);
+        let rx_plan = RxPlan::one_per_port(ports.port_count());
+        // Counter tables sized from the topology (grown later only if a snapshot has more).
+        let counters = {
+            let snap = fib.load();
+            WorkerCounters::new(snap.ports.len().max(ports.port_count()), snap.tenants.len())
+        };
         Worker {
             config,
             ports,
@@ -168,14 +178,22 @@ impl<P: Ports> Worker<P> {
             punt,
             stop,
             pipeline,
-            counters: WorkerCounters::ZERO,
+            counters,
             batch: Batch::new(Ingress::Port(PortId(0))),
+            rx_plan,
             idle_rounds: 0,
             sleep,
             last_maintain: None,
             capture: None,
             flows: None,
         }
+    }
+
+    /// Receives according to `plan` (trunks: one device, many VLANs, many logical ports)
+    /// instead of one source per port.
+    pub fn with_rx_plan(mut self, plan: RxPlan) -> Self {
+        self.rx_plan = plan;
+        self
     }
 
     /// Copies frames to `capture` while a capture runs on one of this worker's ports.
@@ -215,11 +233,19 @@ impl<P: Ports> Worker<P> {
         let start = cycles();
         let guard = self.fib.load();
         let fib: &FibSnapshot = &guard;
+        // A compare per round; allocates only when the topology grew.
+        self.counters.ensure(fib.ports.len(), fib.tenants.len());
         let mut got = 0;
-        for p in 0..self.ports.port_count() {
-            let port = PortId(p as u16);
-            got += self.rx_port(port, fib, now);
+        // Taken out for the round so the sources can be read while `self` is borrowed
+        // mutably (a move of the Vec, no allocation).
+        let plan = std::mem::take(&mut self.rx_plan);
+        for source in &plan.sources {
+            got += match source {
+                RxSource::Port(port) => self.rx_port(*port, fib, now),
+                RxSource::Trunk { via, vlans } => self.rx_trunk(*via, vlans, fib, now),
+            };
         }
+        self.rx_plan = plan;
         got += self.pipeline.drain_queues(&mut self.ports, fib, &mut self.counters, now);
         got += self.serve_probes(fib, now);
         got += self.serve_control_tx();
@@ -248,6 +274,53 @@ impl<P: Ports> Worker<P> {
         if n == 0 {
             return 0;
         }
+        self.run_rx_batch(port, n, fib, now);
+        n
+    }
+
+    /// Receives one burst from the trunk device read through port `via` and runs each
+    /// VLAN's frames through the pipeline as a batch of that VLAN's logical port. Untagged
+    /// frames and VLANs no port uses are dropped and counted (`trunk_untagged`,
+    /// `trunk_unknown_vlan`). Everything lives on the stack: no allocation.
+    fn rx_trunk(&mut self, via: PortId, vlans: &VlanMap, fib: &FibSnapshot, now: Instant) -> usize {
+        let mut rx = [P::Desc::default(); BATCH];
+        let n = self.ports.rx_burst(via, &mut rx);
+        if n == 0 {
+            return 0;
+        }
+        // The logical port of every frame (None: dropped here).
+        let mut port_of: [Option<PortId>; BATCH] = [None; BATCH];
+        for (d, slot) in rx[..n].iter().zip(port_of.iter_mut()) {
+            let (port, reason) = match tag_of(self.ports.data(d)) {
+                Tag::Vlan(v) => (vlans.port(v), DropReason::TrunkUnknownVlan),
+                Tag::Untagged => (None, DropReason::TrunkUntagged),
+            };
+            *slot = port;
+            if port.is_none() {
+                self.counters.count_drop(reason);
+                self.ports.recycle(std::slice::from_ref(d));
+            }
+        }
+        // One batch per logical port, in order of first appearance (frames of one VLAN keep
+        // their order).
+        for i in 0..n {
+            let Some(port) = port_of[i] else { continue };
+            let mut k = 0;
+            for j in i..n {
+                if port_of[j] == Some(port) {
+                    self.batch.desc[k] = rx[j];
+                    port_of[j] = None;
+                    k += 1;
+                }
+            }
+            self.run_rx_batch(port, k, fib, now);
+        }
+        n
+    }
+
+    /// Counts `n` frames received on `port` (already in `batch.desc[..n]`) and runs them
+    /// through the pipeline.
+    fn run_rx_batch(&mut self, port: PortId, n: usize, fib: &FibSnapshot, now: Instant) {
         let pc = self.counters.port_mut(port.index());
         pc.rx_packets += n as u64;
         for d in &self.batch.desc[..n] {
@@ -282,7 +355,6 @@ impl<P: Ports> Worker<P> {
         if let Some(f) = &mut self.flows {
             f.count_batch(&self.batch.meta, n);
         }
-        n
     }
 
     fn serve_probes(&mut self, fib: &FibSnapshot, now: Instant) -> usize {
@@ -574,7 +646,7 @@ mod tests {
         loop {
             collector.poll();
             let w = &reader.workers()[0];
-            if w.counters.ports[PORT_H.index()].tx_packets == 10 && w.counters.idle_sleeps > 0 {
+            if w.counters.port(PORT_H.index()).tx_packets == 10 && w.counters.idle_sleeps > 0 {
                 break;
             }
             assert!(std::time::Instant::now() < deadline, "worker did not forward and idle within 10 s");
@@ -586,7 +658,7 @@ mod tests {
         collector.poll();
         let w = &reader.workers()[0];
         assert!(w.stopped);
-        assert_eq!(w.counters.ports[PORT_H.index()].tx_packets, 10);
+        assert_eq!(w.counters.port(PORT_H.index()).tx_packets, 10);
         assert!(w.counters.idle_sleeps > 0, "idle worker backs off");
         assert_eq!(w.core, Some(0));
     }

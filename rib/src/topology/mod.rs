@@ -132,6 +132,16 @@ pub struct Port {
     pub binding: PortBinding,
 }
 
+impl Port {
+    /// The port's 802.1Q VLAN (access ports that have one).
+    pub fn vlan(&self) -> Option<u16> {
+        match self.binding {
+            PortBinding::Access { vlan, .. } => vlan,
+            PortBinding::Uplink { .. } => None,
+        }
+    }
+}
+
 /// What a port carries, with references resolved.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PortBinding {
@@ -251,6 +261,11 @@ impl Topology {
 
     pub fn tenant_by_name(&self, name: &str) -> Option<&Tenant> {
         self.tenants.iter().find(|t| t.name == name)
+    }
+
+    /// The ports on `device` with their VLANs, in port order: more than one is a trunk.
+    pub fn ports_on_device(&self, device: &str) -> Vec<&Port> {
+        self.ports.iter().filter(|p| p.device == device).collect()
     }
 
     pub fn port_by_name(&self, name: &str) -> Option<&Port> {

@@ -386,22 +386,28 @@ fn gen_topology_script_output_loads() {
 fn topologies_beyond_the_limits_are_rejected() {
     use super::validate::{MAX_PORTS, MAX_TENANTS};
     let text = default_text();
-    // 65 ports: the 65th is named, on its own line.
+    const { assert!(MAX_PORTS >= 4096 && MAX_TENANTS >= 4096, "1000 tenants on one appliance, with room") };
+    // MAX_PORTS + 1 ports: the one too many is named, on its own line.
     let anchor = "        (name: \"b\", device: \"vns-b-sw\", role: Access(tenant: \"y\", subnet: \"10.0.0.0/24\")),\n";
     assert!(text.contains(anchor));
     let extra: String = (3..=MAX_PORTS)
         .map(|i| format!("        (name: \"b{i}\", device: \"vns-b{i}\", role: Access(tenant: \"y\", subnet: \"10.0.0.0/24\")),\n"))
         .collect();
     let bad = text.replacen(anchor, &format!("{anchor}{extra}"), 1);
-    let e = parse(&bad, Path::new("bad.ron")).expect_err("65 ports must be rejected");
+    let e = parse(&bad, Path::new("bad.ron")).expect_err("MAX_PORTS + 1 ports must be rejected");
     assert_eq!(e.field, format!("ports[{MAX_PORTS}]"), "{e}");
     let line = bad[..bad.find(&format!("(name: \"b{MAX_PORTS}\"")).unwrap()].matches('\n').count() + 1;
     assert_eq!(e.line, line, "{e}");
-    assert!(e.to_string().starts_with(&format!("bad.ron:{line}: ports[64]: 65 ports: at most 64")), "{e}");
-    // Exactly 64 ports is fine.
+    let n = MAX_PORTS + 1;
+    assert!(
+        e.to_string()
+            .starts_with(&format!("bad.ron:{line}: ports[{MAX_PORTS}]: {n} ports: at most {MAX_PORTS}")),
+        "{e}"
+    );
+    // Exactly MAX_PORTS ports is fine.
     let extra63: String = extra.lines().take(MAX_PORTS - 3).map(|l| format!("{l}\n")).collect();
     parse(&text.replacen(anchor, &format!("{anchor}{extra63}"), 1), Path::new("ok.ron"))
-        .expect("64 ports load");
+        .expect("MAX_PORTS ports load");
     // 257 tenants.
     let mut file = parse(&text, Path::new("x.ron")).expect("default").file;
     let y = file.tenants[1].clone();
@@ -412,9 +418,9 @@ fn topologies_beyond_the_limits_are_rejected() {
         t.hosts.clear();
         file.tenants.push(t);
     }
-    let e = super::Topology::from_file(file).expect_err("257 tenants must be rejected");
+    let e = super::Topology::from_file(file).expect_err("MAX_TENANTS + 1 tenants must be rejected");
     assert_eq!(e.field, format!("tenants[{MAX_TENANTS}]"), "{e}");
-    assert!(e.message.contains("257 tenants: at most 256"), "{e}");
+    assert!(e.message.contains(&format!("{} tenants: at most {MAX_TENANTS}", MAX_TENANTS + 1)), "{e}");
 }
 
 /// default.ron with host H moved to the substrate node "remote" (port h replaced by two
@@ -685,4 +691,69 @@ fn snmp_settings_survive_write_memory() {
     assert_eq!(back.file.snmp, t.file.snmp);
     assert_eq!(back.file.tenants[0].snmp_community.as_deref(), Some("z-public"));
     assert_eq!(back.file.tenants[1].snmp_community, None);
+}
+
+/// Ports may share a device only as a trunk: access ports, each with its own VLAN. Every
+/// error names the offending port's line and field.
+#[test]
+fn trunk_ports_share_a_device_with_distinct_vlans() {
+    let a = r#"(name: "a", device: "vns-a-sw", role: Access(tenant: "z", subnet: "10.0.0.0/24")),"#;
+    let h = r#"(name: "h", device: "vns-h-sw", role: Access(tenant: "z", subnet: "10.1.5.0/24")),"#;
+    let b = r#"(name: "b", device: "vns-b-sw", role: Access(tenant: "y", subnet: "10.0.0.0/24")),"#;
+    let text = default_text();
+    let trunk = text.replacen(a, &a.replace("\")),", "\", vlan: 10)),"), 1).replacen(
+        b,
+        &b.replace("vns-b-sw", "vns-a-sw").replace("\")),", "\", vlan: 20)),"),
+        1,
+    );
+    let t = parse(&trunk, Path::new("trunk.ron")).expect("a trunk with VLANs 10 and 20 loads");
+    assert_eq!(t.ports[0].device, t.ports[2].device);
+    // Overlapping addresses across tenants on one trunk are fine (z and y both use 10.0.0.0/24).
+
+    // Same VLAN twice on one device.
+    let dup = text.replacen(a, &a.replace("\")),", "\", vlan: 10)),"), 1).replacen(
+        b,
+        &b.replace("vns-b-sw", "vns-a-sw").replace("\")),", "\", vlan: 10)),"),
+        1,
+    );
+    let e = parse(&dup, Path::new("bad.ron")).expect_err("duplicate VLAN on a trunk");
+    assert_eq!((e.field.as_str(), e.line), ("ports[2].role.vlan", line_of(&dup, "(name: \"b\"")), "{e}");
+    assert!(e.message.contains("VLAN 10 on device 'vns-a-sw' is already used by port 'a'"), "{e}");
+    // A port without a VLAN on a trunk.
+    let untagged = text.replacen(a, &a.replace("\")),", "\", vlan: 10)),"), 1).replacen(
+        b,
+        &b.replace("vns-b-sw", "vns-a-sw"),
+        1,
+    );
+    let e = parse(&untagged, Path::new("bad.ron")).expect_err("untagged port on a trunk");
+    assert_eq!((e.field.as_str(), e.line), ("ports[2].role", line_of(&untagged, "(name: \"b\"")), "{e}");
+    assert!(e.message.contains("is a trunk (shared with port 'a'): this port needs a vlan"), "{e}");
+    // The first port on the device is untagged.
+    let first_untagged =
+        text.replacen(b, &b.replace("vns-b-sw", "vns-a-sw").replace("\")),", "\", vlan: 20)),"), 1);
+    let e = parse(&first_untagged, Path::new("bad.ron")).expect_err("trunk with an untagged port");
+    assert_eq!(
+        (e.field.as_str(), e.line),
+        ("ports[2].device", line_of(&first_untagged, "(name: \"b\"")),
+        "{e}"
+    );
+    assert!(e.message.contains("already used by untagged port 'a'"), "{e}");
+    // Different VLANs on different devices are still independent (VLAN 10 twice).
+    let two = text.replacen(a, &a.replace("\")),", "\", vlan: 10)),"), 1).replacen(
+        h,
+        &h.replace("\")),", "\", vlan: 10)),"),
+        1,
+    );
+    parse(&two, Path::new("ok.ron")).expect("VLAN 10 on two devices");
+    // An access port on an uplink's device: uplinks never share.
+    let on_uplink =
+        overlay_text().replacen(a, &a.replace("vns-a-sw", "vns-upf").replace("\")),", "\", vlan: 10)),"), 1);
+    let e = parse(&on_uplink, Path::new("bad.ron")).expect_err("access port on an uplink's device");
+    assert_eq!(e.field, "ports[1].device", "the uplink after the access port: {e}");
+    assert!(e.message.contains("device 'vns-upf' is already used by port 'a' (only access ports"), "{e}");
+}
+
+/// Line (1-based) of the first occurrence of `marker` in `text`.
+fn line_of(text: &str, marker: &str) -> usize {
+    text[..text.find(marker).expect("marker")].matches('\n').count() + 1
 }

@@ -2,7 +2,7 @@
 //! indices, or the first inconsistency as (dotted field path, message). The caller maps the
 //! field path to a line with [`super::locate::SourceMap`].
 
-use super::schema::{PortRole, StaticRouteConfig, TopologyFile, UserRole};
+use super::schema::{PortConfig, PortRole, StaticRouteConfig, TopologyFile, UserRole};
 use super::{
     Host, Interface, Link, Port, PortBinding, RemoteHost, Router, StaticRoute, Substrate, SubstrateLink,
     SubstrateNode, Tenant, Topology,
@@ -30,12 +30,12 @@ const VNI_MAX: u32 = (1 << 24) - 1;
 /// Substrate MTU bounds of an uplink (IPv4 minimum datagram size, common jumbo frame).
 const MTU_MIN: u16 = 576;
 const MTU_MAX: u16 = 9216;
-/// Most ports: the data plane's per-port counter tables hold this many (a port beyond would be
-/// counted together with the last one). Equals `switch::stats::MAX_PORTS` (a test checks).
-pub const MAX_PORTS: usize = 64;
-/// Most tenants: the per-tenant counter tables hold this many (`switch::stats::MAX_TENANTS`),
-/// and tenant ids are u16.
-pub const MAX_TENANTS: usize = 256;
+/// Most (logical) ports: the data plane sizes its per-port counter tables from the topology
+/// at start, up to this many. Equals `switch::stats::MAX_PORTS` (a test checks).
+pub const MAX_PORTS: usize = 4096;
+/// Most tenants: the per-tenant counter tables are sized from the topology, up to this many
+/// (`switch::stats::MAX_TENANTS`); tenant ids are u16.
+pub const MAX_TENANTS: usize = 4096;
 /// Most logical routers over all tenants, and interfaces per router: ids are u16.
 pub const MAX_ROUTERS: usize = u16::MAX as usize;
 pub const MAX_INTERFACES: usize = u16::MAX as usize;
@@ -65,6 +65,49 @@ fn is_network_or_broadcast(addr: Ipv4Addr, subnet: Ipv4Prefix) -> bool {
     }
     let a = u32::from(addr);
     a == subnet.addr_u32() || a == subnet.addr_u32() | !subnet.mask()
+}
+
+/// Port `pi` uses the device port `first` already uses: allowed only as a trunk, where every
+/// port on the device is an access port with its own VLAN (802.1Q demultiplexes them).
+fn check_trunk_member<'a>(
+    file: &'a TopologyFile,
+    first: usize,
+    pi: usize,
+    vlans: &mut HashMap<(&'a str, u16), usize>,
+) -> Result<(), Invalid> {
+    let pf = |s: &str| format!("ports[{pi}].{s}");
+    let (pc, fc) = (&file.ports[pi], &file.ports[first]);
+    let access_vlan = |p: &PortConfig| match p.role {
+        PortRole::Access { vlan, .. } => Some(vlan),
+        PortRole::Uplink { .. } => None,
+    };
+    match (access_vlan(fc), access_vlan(pc)) {
+        (None, _) | (_, None) => err(
+            pf("device"),
+            format!(
+                "device '{}' is already used by port '{}' (only access ports with distinct VLANs may share a device)",
+                pc.device, fc.name
+            ),
+        ),
+        (Some(None), Some(_)) => err(
+            pf("device"),
+            format!(
+                "device '{}' is already used by untagged port '{}': ports sharing a device (a trunk) each need a vlan",
+                pc.device, fc.name
+            ),
+        ),
+        (Some(Some(_)), Some(None)) => err(
+            pf("role"),
+            format!("device '{}' is a trunk (shared with port '{}'): this port needs a vlan", pc.device, fc.name),
+        ),
+        (Some(Some(_)), Some(Some(v))) => match vlans.insert((pc.device.as_str(), v), pi) {
+            Some(other) => err(
+                pf("role.vlan"),
+                format!("VLAN {v} on device '{}' is already used by port '{}'", pc.device, file.ports[other].name),
+            ),
+            None => Ok(()),
+        },
+    }
 }
 
 pub(crate) fn validate(file: TopologyFile, path: Option<PathBuf>) -> Result<Topology, Invalid> {
@@ -252,6 +295,8 @@ pub(crate) fn validate(file: TopologyFile, path: Option<PathBuf>) -> Result<Topo
     // Ports.
     unique_names(file.ports.iter().map(|p| p.name.as_str()), "port", |i| format!("ports[{i}].name"))?;
     let mut devices: HashMap<&str, usize> = HashMap::new();
+    // (device, VLAN) -> first port: the VLANs of a trunk are distinct.
+    let mut trunk_vlans: HashMap<(&str, u16), usize> = HashMap::new();
     let mut ports = Vec::with_capacity(file.ports.len());
     for (pi, pc) in file.ports.iter().enumerate() {
         let pf = |s: &str| format!("ports[{pi}].{s}");
@@ -261,11 +306,13 @@ pub(crate) fn validate(file: TopologyFile, path: Option<PathBuf>) -> Result<Topo
                 format!("device name '{}' must be 1..={IFNAMSIZ_MAX} bytes without '/' or spaces", pc.device),
             );
         }
-        if let Some(first) = devices.insert(&pc.device, pi) {
-            return err(
-                pf("device"),
-                format!("device '{}' is already used by port '{}'", pc.device, file.ports[first].name),
-            );
+        if let Some(&first) = devices.get(pc.device.as_str()) {
+            check_trunk_member(&file, first, pi, &mut trunk_vlans)?;
+        } else {
+            devices.insert(&pc.device, pi);
+            if let PortRole::Access { vlan: Some(v), .. } = pc.role {
+                trunk_vlans.insert((&pc.device, v), pi);
+            }
         }
         let binding = match &pc.role {
             PortRole::Access { tenant, subnet, vlan } => {

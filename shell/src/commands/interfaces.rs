@@ -1,6 +1,9 @@
 //! Ports as interfaces: `show interfaces [NAME|counters|terse]`, `show ip interface brief`,
 //! and `interface NAME` with `shutdown`/`no shutdown` (sent to the RIB, which republishes the
 //! FIB with the port's new state). Tenant users see only their tenants' access ports.
+//! A trunk (ports sharing one device, a VLAN each) is shown to administrators once, as its
+//! device with its VLANs, ahead of its logical ports; a tenant user sees only its own
+//! logical port of it (`Encapsulation 802.1Q`), never the device.
 
 use super::{port_gateway, CmdResult, Exec, Handler};
 use crate::commands::exec::SHOW;
@@ -72,12 +75,59 @@ fn visible_ports(ex: &Exec<'_>) -> Vec<Port> {
     ex.topo.ports.iter().filter(|p| ex.s.can_see_port(&ex.topo, &p.name)).cloned().collect()
 }
 
-fn counters_of(ex: &Exec<'_>, name: &str) -> PortCounters {
-    ex.ctx
-        .stats
-        .as_ref()
-        .and_then(|s| s.ports().into_iter().find(|p| p.name == name))
-        .unwrap_or_else(|| PortCounters { name: name.to_string(), ..PortCounters::default() })
+/// Every port's counters, read once per command (a trunk has a thousand ports: reading the
+/// statistics once per port would be quadratic).
+struct AllCounters(std::collections::HashMap<String, PortCounters>);
+
+impl AllCounters {
+    fn read(ex: &Exec<'_>) -> AllCounters {
+        let all = ex.ctx.stats.as_ref().map(|s| s.ports()).unwrap_or_default();
+        AllCounters(all.into_iter().map(|c| (c.name.clone(), c)).collect())
+    }
+
+    fn of(&self, name: &str) -> PortCounters {
+        self.0
+            .get(name)
+            .cloned()
+            .unwrap_or_else(|| PortCounters { name: name.to_string(), ..PortCounters::default() })
+    }
+}
+
+/// VLAN ids as IOS lists them: `1-3,7,9-12`.
+pub(crate) fn vlan_ranges(vlans: &[u16]) -> String {
+    let mut v = vlans.to_vec();
+    v.sort_unstable();
+    v.dedup();
+    let mut out: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < v.len() {
+        let mut j = i;
+        while j + 1 < v.len() && v[j + 1] == v[j] + 1 {
+            j += 1;
+        }
+        out.push(if i == j { v[i].to_string() } else { format!("{}-{}", v[i], v[j]) });
+        i = j + 1;
+    }
+    out.join(",")
+}
+
+/// The trunk block of `show interfaces` (administrators): the device once, with its VLANs.
+fn trunk_header(ex: &mut Exec<'_>, device: &str, all: &AllCounters) {
+    let members: Vec<Port> = ex.topo.ports.iter().filter(|p| p.device == device).cloned().collect();
+    let vlans: Vec<u16> = members.iter().filter_map(|p| p.vlan()).collect();
+    let down = members.iter().find_map(|p| all.of(&p.name).link_down);
+    let state = if down.is_none() { "up, line protocol is up" } else { "down, line protocol is down" };
+    ex.line(format!("{device} is {state} (trunk)"));
+    if let Some(why) = down {
+        ex.line(format!("  Link down: device {device} {why}"));
+    }
+    ex.line(format!("  Hardware is vnswitch AF_XDP trunk ({device}), {} logical ports", members.len()));
+    ex.line(format!("  Encapsulation 802.1Q Virtual LAN, Vlans {}", vlan_ranges(&vlans)));
+    let (rx, tx) = members
+        .iter()
+        .map(|p| all.of(&p.name))
+        .fold((0, 0), |(r, t), c| (r + c.rx_packets, t + c.tx_packets));
+    ex.line(format!("     {rx} packets input, {tx} packets output (all Vlans)"));
 }
 
 /// Whether the FIB has the port up (falls back to the configured state).
@@ -95,12 +145,30 @@ fn show_interfaces(ex: &mut Exec<'_>, args: &Args) -> CmdResult {
         None => visible_ports(ex),
     };
     if ex.json {
-        let view: Vec<InterfaceJson> = ports.iter().map(|p| interface_json(ex, p)).collect();
+        let all = AllCounters::read(ex);
+        let view: Vec<InterfaceJson> = ports.iter().map(|p| interface_json(ex, p, &all)).collect();
         return ex.render(&view, |_, _| {});
     }
     let cleared = ex.ctx.counters_cleared();
+    let all = AllCounters::read(ex);
+    // Ports per device (a trunk has more than one), counted once.
+    let mut on_device: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for p in &ex.topo.ports {
+        *on_device.entry(p.device.as_str()).or_default() += 1;
+    }
+    let trunks: std::collections::HashSet<String> =
+        on_device.into_iter().filter(|(_, n)| *n > 1).map(|(d, _)| d.to_string()).collect();
+    let mut trunks_shown: std::collections::HashSet<String> = std::collections::HashSet::new();
+    let whole_list = args.get("iface").is_none();
     for p in ports {
-        let c = counters_of(ex, &p.name);
+        if ex.s.user.admin
+            && whole_list
+            && trunks.contains(&p.device)
+            && trunks_shown.insert(p.device.clone())
+        {
+            trunk_header(ex, &p.device, &all);
+        }
+        let c = all.of(&p.name);
         let up = port_up(ex, &p) && c.link_down.is_none();
         let state = if !p.enabled {
             "administratively down, line protocol is down"
@@ -206,8 +274,8 @@ struct InterfaceJson {
     decap_packets: u64,
 }
 
-fn interface_json(ex: &Exec<'_>, p: &Port) -> InterfaceJson {
-    let c = counters_of(ex, &p.name);
+fn interface_json(ex: &Exec<'_>, p: &Port, all: &AllCounters) -> InterfaceJson {
+    let c = all.of(&p.name);
     let status = if !p.enabled {
         "administratively down"
     } else if port_up(ex, p) {
@@ -250,7 +318,8 @@ fn interface_json(ex: &Exec<'_>, p: &Port) -> InterfaceJson {
 
 fn show_counters(ex: &mut Exec<'_>, _: &Args) -> CmdResult {
     let ports = visible_ports(ex);
-    let rows: Vec<PortCounters> = ports.iter().map(|p| counters_of(ex, &p.name)).collect();
+    let all = AllCounters::read(ex);
+    let rows: Vec<PortCounters> = ports.iter().map(|p| all.of(&p.name)).collect();
     ex.line("");
     ex.line("Port            InOctets    InUcastPkts    InMcastPkts    InBcastPkts ");
     for c in &rows {
@@ -267,13 +336,14 @@ fn show_counters(ex: &mut Exec<'_>, _: &Args) -> CmdResult {
 
 fn show_ip_interface_brief(ex: &mut Exec<'_>, _: &Args) -> CmdResult {
     ex.line("Interface                  IP-Address      OK? Method Status                Protocol");
+    let all = AllCounters::read(ex);
     for p in visible_ports(ex) {
         let addr = match (port_gateway(&ex.topo, &p), &p.binding) {
             (Some(g), _) => g.address.to_string(),
             (None, PortBinding::Uplink { address, .. }) => address.to_string(),
             _ => "unassigned".into(),
         };
-        let up = port_up(ex, &p) && counters_of(ex, &p.name).link_down.is_none();
+        let up = port_up(ex, &p) && all.of(&p.name).link_down.is_none();
         let (status, proto) = if !p.enabled {
             ("administratively down", "down")
         } else if up {
@@ -288,9 +358,10 @@ fn show_ip_interface_brief(ex: &mut Exec<'_>, _: &Args) -> CmdResult {
 
 fn show_terse(ex: &mut Exec<'_>, _: &Args) -> CmdResult {
     ex.line("Interface               Admin Link Proto    Local                 Remote");
+    let all = AllCounters::read(ex);
     for p in visible_ports(ex) {
         let admin = if p.enabled { "up" } else { "down" };
-        let link_ok = counters_of(ex, &p.name).link_down.is_none();
+        let link_ok = all.of(&p.name).link_down.is_none();
         let link = if p.enabled && port_up(ex, &p) && link_ok { "up" } else { "down" };
         ex.line(format!("{:<24}{admin:<6}{link}", p.name));
         let local = match (port_gateway(&ex.topo, &p), &p.binding) {
@@ -328,4 +399,15 @@ fn shutdown(ex: &mut Exec<'_>, args: &Args) -> CmdResult {
         format!("Interface {name}, changed state to {state}"),
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn vlan_lists_are_ranges() {
+        assert_eq!(super::vlan_ranges(&[3, 1, 2, 7, 9, 10, 11, 12, 7]), "1-3,7,9-12");
+        assert_eq!(super::vlan_ranges(&(1..=1000).collect::<Vec<u16>>()), "1-1000");
+        assert_eq!(super::vlan_ranges(&[4094]), "4094");
+        assert_eq!(super::vlan_ranges(&[]), "");
+    }
 }

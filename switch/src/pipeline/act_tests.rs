@@ -46,7 +46,7 @@ fn port_shaper_sends_the_burst_queues_the_rest_and_drains_it_at_the_rate() {
     fib.port_shapes = vec![None, Some(Shape { rate_bps: 8_000_000, burst_bytes: 3 * 1042 }), None];
     let mut ports = MemPorts::new(3, 512);
     let mut pl = Pipeline::new();
-    let mut c = WorkerCounters::ZERO;
+    let mut c = WorkerCounters::default();
     let t0 = Instant::now();
     let out = run_at(&mut ports, &mut pl, &fib, &mut c, &vec![frame.clone(); 10], t0);
     assert_eq!(out.len(), 3, "the burst only");
@@ -87,7 +87,7 @@ fn a_full_shaper_queue_drops_as_shaped() {
     fib.port_shapes = vec![None, Some(Shape { rate_bps: 8_000, burst_bytes: 3 * 1042 }), None];
     let mut ports = MemPorts::new(3, 512);
     let mut pl = Pipeline::new();
-    let mut c = WorkerCounters::ZERO;
+    let mut c = WorkerCounters::default();
     let q = schedule::CLASS_QUEUE_FRAMES;
     let out = run_at(&mut ports, &mut pl, &fib, &mut c, &vec![a_to_h(1000); 3 + q + 10], Instant::now());
     assert_eq!(out.len(), 3);
@@ -107,7 +107,7 @@ fn shaped_throughput_over_a_second_is_the_rate() {
     fib.port_shapes = vec![None, Some(Shape::new(10_000_000, None)), None];
     let mut ports = MemPorts::new(3, 512);
     let mut pl = Pipeline::new();
-    let mut c = WorkerCounters::ZERO;
+    let mut c = WorkerCounters::default();
     let t0 = Instant::now();
     let frame = a_to_h(1458); // 1500-byte frames
     let mut sent = 0usize;
@@ -135,7 +135,7 @@ fn tenant_shaper_applies_to_every_port_of_the_tenant_only() {
     fib.tenant_shapes = vec![Some(Shape { rate_bps: 8_000, burst_bytes: 2 * 1042 }), None];
     let mut ports = MemPorts::new(3, 512);
     let mut pl = Pipeline::new();
-    let mut c = WorkerCounters::ZERO;
+    let mut c = WorkerCounters::default();
     let out = run_at(&mut ports, &mut pl, &fib, &mut c, &vec![a_to_h(1000); 4], Instant::now());
     assert_eq!(out.len(), 2);
     let tc = c.tenant_shape[0];
@@ -162,7 +162,7 @@ fn tenant_shaper_queues_a_burst_and_sends_it_in_order_as_tokens_come_back() {
     fib.tenant_shapes = vec![Some(Shape { rate_bps: 8_000_000, burst_bytes: 2 * 1042 }), None];
     let mut ports = MemPorts::new(3, 512);
     let mut pl = Pipeline::new();
-    let mut c = WorkerCounters::ZERO;
+    let mut c = WorkerCounters::default();
     let t0 = Instant::now();
     let frames: Vec<Vec<u8>> = (0..10u8).map(|k| numbered(k, false)).collect();
     let mut got = run_at(&mut ports, &mut pl, &fib, &mut c, &frames, t0);
@@ -190,7 +190,7 @@ fn tenant_shaped_throughput_over_a_second_is_the_rate() {
     fib.tenant_shapes = vec![Some(Shape::new(10_000_000, None)), None];
     let mut ports = MemPorts::new(3, 512);
     let mut pl = Pipeline::new();
-    let mut c = WorkerCounters::ZERO;
+    let mut c = WorkerCounters::default();
     let t0 = Instant::now();
     let frame = a_to_h(1458); // 1500-byte frames
     let mut sent = 0u64;
@@ -222,7 +222,7 @@ fn a_frame_waits_for_its_tenants_tokens_then_for_its_ports() {
     fib.tenant_shapes = vec![Some(Shape { rate_bps: 8_000, burst_bytes: 1042 + 100 }), None];
     let mut ports = MemPorts::new(3, 512);
     let mut pl = Pipeline::new();
-    let mut c = WorkerCounters::ZERO;
+    let mut c = WorkerCounters::default();
     let t0 = Instant::now();
     let out = run_at(&mut ports, &mut pl, &fib, &mut c, &vec![a_to_h(1000); 3], t0);
     assert_eq!(out.len(), 1);
@@ -243,7 +243,7 @@ fn no_shaper_configured_changes_nothing() {
     let fib = default_fib();
     let mut ports = MemPorts::new(3, 512);
     let mut pl = Pipeline::new();
-    let mut c = WorkerCounters::ZERO;
+    let mut c = WorkerCounters::default();
     let out = run_at(&mut ports, &mut pl, &fib, &mut c, &vec![a_to_h(1000); 64], Instant::now());
     assert_eq!(out.len(), 64);
     assert_eq!(c.drop_count(DropReason::Shaped), 0);
@@ -294,7 +294,7 @@ fn congest(ring: usize, classes: &[usize]) -> (Vec<u8>, WorkerCounters, MemPorts
     let frames: Vec<(u16, Vec<u8>)> =
         classes.iter().enumerate().map(|(i, &c)| (c as u16, tagged(i as u8))).collect();
     let mut batch = tx_batch(&mut ports, &frames);
-    let mut c = WorkerCounters::ZERO;
+    let mut c = WorkerCounters::default();
     egress::run(&mut pl.shapers, &mut pl.queues, &mut ports, &mut batch, &fib, None, &mut c, Instant::now());
     let sent = ports.take_tx(PortId(1)).iter().map(|f| f[0]).collect();
     (sent, c, ports, pl)
@@ -376,7 +376,7 @@ fn congestion_run(per_poll: usize, offer: [usize; CLASSES], rounds: u32) -> ([u6
     let mut ports = LimitedTx::new(MemPorts::with_sizes(2, 4096, 2048, 1024), per_poll);
     let mut pl = Pipeline::new();
     pl.prepare(&ports);
-    let mut c = WorkerCounters::ZERO;
+    let mut c = WorkerCounters::default();
     let mut next = [0u32; CLASSES];
     let mut expect = [0u32; CLASSES];
     let mut got = [0u64; CLASSES];
@@ -471,7 +471,7 @@ fn queues_hold_no_more_than_the_frame_budget() {
     let mut ports = LimitedTx::new(MemPorts::with_sizes(2, 96, 2048, 1024), 0);
     let mut pl = Pipeline::new();
     pl.prepare(&ports);
-    let mut c = WorkerCounters::ZERO;
+    let mut c = WorkerCounters::default();
     let frames: Vec<(u16, Vec<u8>)> = (0..64).map(|i| ((i % 3) as u16, tagged(i as u8))).collect();
     let mut batch = tx_batch(&mut ports, &frames);
     egress::run(&mut pl.shapers, &mut pl.queues, &mut ports, &mut batch, &fib, None, &mut c, Instant::now());
@@ -498,7 +498,7 @@ fn redirect_rewrites_the_destination_before_lookup_with_valid_checksums() {
     fib.redirects = vec![Redirect { tenant: TenantId(0), from: Ipv4Addr::new(10, 1, 5, 99), to: IP_H }];
     let mut ports = MemPorts::new(3, 512);
     let mut pl = Pipeline::new();
-    let mut c = WorkerCounters::ZERO;
+    let mut c = WorkerCounters::default();
     let sent = udp_frame(MAC_A, MAC_J0, IP_A, Ipv4Addr::new(10, 1, 5, 99), 64, 40000, 5201, b"redirected!");
     let out = run_at(&mut ports, &mut pl, &fib, &mut c, &[sent], Instant::now());
     // Expected: what A would have sent to H, routed across J and L (TTL 62).
@@ -507,7 +507,7 @@ fn redirect_rewrites_the_destination_before_lookup_with_valid_checksums() {
     assert_eq!(c.redirected, 1);
 
     // Another tenant's traffic to the same address is not redirected.
-    let mut c2 = WorkerCounters::ZERO;
+    let mut c2 = WorkerCounters::default();
     let y = udp_frame(MAC_B, MAC_Y0, IP_B, Ipv4Addr::new(10, 1, 5, 99), 64, 1, 2, b"x");
     ports.inject(PORT_B, &y).expect("inject");
     let mut batch = Batch::new(Ingress::Port(PORT_B));
@@ -524,7 +524,7 @@ fn redirected_echo_request_reaches_the_new_host() {
     fib.redirects = vec![Redirect { tenant: TenantId(0), from: Ipv4Addr::new(10, 1, 5, 99), to: IP_H }];
     let mut ports = MemPorts::new(3, 512);
     let mut pl = Pipeline::new();
-    let mut c = WorkerCounters::ZERO;
+    let mut c = WorkerCounters::default();
     let req = echo_request(MAC_A, MAC_J0, None, IP_A, Ipv4Addr::new(10, 1, 5, 99), 64, 7, 1, 32);
     let out = run_at(&mut ports, &mut pl, &fib, &mut c, &[req], Instant::now());
     let expected = echo_request(MAC_L0, MAC_H, None, IP_A, IP_H, 62, 7, 1, 32);

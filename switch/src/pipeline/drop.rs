@@ -109,6 +109,10 @@ drop_reasons! {
     InjectNoFrame => "inject_no_frame", "no free frame for an injected probe";
     /// A probe injected by the shell was malformed or named an unknown router.
     InjectInvalid => "inject_invalid", "invalid injected probe";
+    /// Untagged frame on a trunk device (every port on a trunk has its VLAN).
+    TrunkUntagged => "trunk_untagged", "untagged frame on a trunk (no port without a VLAN there)";
+    /// Tagged frame on a trunk device with a VLAN no port of that device uses.
+    TrunkUnknownVlan => "trunk_unknown_vlan", "frame on a trunk with a VLAN no port uses";
     /// Internal: a frame reached egress without a verdict (should stay 0).
     Unhandled => "unhandled", "internal: frame left the pipeline without a verdict";
 }

@@ -381,7 +381,7 @@ impl Pipeline {
     /// [`Ports::hold_budget`] (the worker calls it once, before traffic; [`run`](Self::run)
     /// does it at the first batch otherwise).
     pub fn prepare<P: Ports>(&mut self, ports: &P) {
-        schedule::prepare::<P::Desc>(&mut self.queues, ports.hold_budget());
+        schedule::prepare::<P::Desc>(&mut self.queues, ports.hold_budget(), ports.port_count());
     }
 
     /// [`process`](Self::process) then [`egress::run`]: transmits (or queues), punts,

@@ -214,10 +214,12 @@ pub struct Queues<D> {
 }
 
 impl<D: Copy + Default> Queues<D> {
-    fn new(budget: usize) -> Self {
+    /// Queues for `ports` egress ports (the worker's port count: a scheduler is ~7 KB, so
+    /// not one per possible port) and every possible tenant.
+    fn new(budget: usize, ports: usize) -> Self {
         Queues {
             tenants: (0..MAX_TENANTS).map(|_| Fifo::new()).collect(),
-            ports: (0..MAX_PORTS).map(|_| PortSched::new()).collect(),
+            ports: (0..ports.clamp(1, MAX_PORTS)).map(|_| PortSched::new()).collect(),
             tenant_held: 0,
             port_held: 0,
             budget,
@@ -264,9 +266,9 @@ pub type QueueSlot = Option<Box<dyn Any + Send>>;
 
 /// Creates the queues for descriptors of type `D` unless the slot holds them already (the
 /// only allocation of this stage: once per worker, before traffic).
-pub fn prepare<D: Copy + Default + Send + 'static>(slot: &mut QueueSlot, budget: usize) {
+pub fn prepare<D: Copy + Default + Send + 'static>(slot: &mut QueueSlot, budget: usize, ports: usize) {
     if slot.as_ref().is_none_or(|q| !q.is::<Queues<D>>()) {
-        *slot = Some(Box::new(Queues::<D>::new(budget)));
+        *slot = Some(Box::new(Queues::<D>::new(budget, ports)));
     }
 }
 
@@ -320,7 +322,7 @@ pub fn run<B: FrameBuf>(
         let Some(s) = fib.tenant_shape(m.tenant) else { continue };
         let t = m.tenant.index();
         let len = buf.len(&batch.desc[i]);
-        let tc = &mut counters.tenant_shape[t];
+        let tc = counters.tenant_shape_mut(t);
         let waiting = q.as_ref().is_some_and(|q| q.tenants[t].len > 0);
         if !waiting && shapers.tenants[t].admit(s, len, now) {
             count(tc, true, len);
@@ -382,7 +384,7 @@ pub fn send<P: Ports>(
                     if !shapers.ports[p].admit(s, len, now) {
                         break;
                     }
-                    count(&mut counters.port_shape[p], true, len);
+                    count(counters.port_shape_mut(p), true, len);
                 }
                 direct += 1;
             }
@@ -399,7 +401,7 @@ pub fn send<P: Ports>(
         let c = (class[i] as usize).min(CLASSES - 1);
         let len = ports.len(&frames[i]);
         if shape.is_some() {
-            count(&mut counters.port_shape[p], false, len);
+            count(counters.port_shape_mut(p), false, len);
         }
         let depth = q.as_mut().and_then(|q| q.push_port(p, c, frames[i], tenant[i]));
         let cc = &mut counters.classes[c];
@@ -412,7 +414,7 @@ pub fn send<P: Ports>(
             None => {
                 cc.queue_dropped += 1;
                 if shape.is_some() {
-                    count_drop(&mut counters.port_shape[p], len);
+                    count_drop(counters.port_shape_mut(p), len);
                     counters.count_drop(DropReason::Shaped);
                 } else {
                     counters.port_mut(p).tx_dropped += 1;
@@ -549,7 +551,7 @@ fn serve<P: Ports>(
                     no_tokens = true;
                     break;
                 }
-                count(&mut counters.port_shape[p], true, len);
+                count(counters.port_shape_mut(p), true, len);
             }
             ps.class[c].pop();
             ps.slot = ps.slot.wrapping_add(1);
@@ -592,7 +594,7 @@ pub fn drain<P: Ports>(
         done += drain_tenants(shapers, q, ports, fib, counters, now);
     }
     if q.port_held > 0 {
-        for p in 0..MAX_PORTS {
+        for p in 0..q.ports.len() {
             if q.port_len(p) > 0 {
                 done += serve(shapers, q, ports, PortId(p as u16), fib, counters, now);
             }
@@ -615,7 +617,7 @@ fn drain_tenants<P: Ports>(
     let mut port_of = [PortId(0); BATCH];
     let mut tenant_of = [NO_TENANT; BATCH];
     let mut n = 0;
-    for t in 0..MAX_TENANTS {
+    for t in 0..fib.tenants.len().min(MAX_TENANTS) {
         if n == BATCH {
             break;
         }
@@ -632,7 +634,7 @@ fn drain_tenants<P: Ports>(
                     break;
                 }
             }
-            count(&mut counters.tenant_shape[t], true, len);
+            count(counters.tenant_shape_mut(t), true, len);
             q.tenants[t].pop();
             q.tenant_held = q.tenant_held.saturating_sub(1);
             out[n] = d;

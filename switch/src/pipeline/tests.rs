@@ -23,7 +23,7 @@ impl Harness {
         Harness {
             ports: MemPorts::new(4, 512),
             pl: Pipeline::new(),
-            counters: WorkerCounters::ZERO,
+            counters: WorkerCounters::default(),
             fib,
             punt: PuntQueues::new(64),
         }

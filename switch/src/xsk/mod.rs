@@ -4,6 +4,12 @@
 //! fill rings topped up, completion rings drained, batched transmit with one wakeup per port
 //! per flush, and only when the kernel asks for it.
 //!
+//! Trunks: ports that share a device (each with its own VLAN) share that device's socket;
+//! [`XskPorts`] holds one socket slot per device and maps each logical port to its slot, so
+//! `tx_burst` on any port of a trunk sends on the one socket and `rx_burst` on any of them
+//! receives the device's frames (the worker reads a trunk once and demultiplexes by VLAN,
+//! `crate::trunk`). Port numbers stay the topology's logical `PortId`s.
+//!
 //! Descriptors are our own [`XskDesc`] (UMEM address of the packet's first byte, length): a
 //! received packet starts after the kernel's 256-byte XDP headroom, and the pipeline moves
 //! that start back (encap, VLAN push) or forward (decap, VLAN pop) within the frame. The TX
@@ -135,7 +141,8 @@ pub struct XskDesc {
     pub len: u32,
 }
 
-/// One port of a worker: its device and, while the device is there and attached, its socket.
+/// One device of a worker (one port, or every port of a trunk) and, while the device is there
+/// and attached, its socket.
 struct XskPortSlot {
     name: String,
     device: String,
@@ -207,7 +214,12 @@ pub struct XskPorts {
     /// pipeline), or the port whose rings (fill, rx, tx, completion) hold it. When a device
     /// goes away its socket is closed and every frame its rings held returns to `free`.
     owner: Vec<u16>,
+    /// One slot per device (index = device slot; frame owners name these).
     ports: Vec<XskPortSlot>,
+    /// Device slot of every logical port (index = `PortId`): ports of a trunk share one.
+    port_dev: Vec<u16>,
+    /// Name of every logical port.
+    port_names: Vec<String>,
     /// Scratch space for draining completion rings (no allocation after open).
     scratch: Vec<FrameDesc>,
     /// Attach mode asked for (ports attached later use it too).
@@ -306,14 +318,27 @@ impl XskPorts {
         if !is_root() {
             return Err(XskError::NotRoot { port: first_name.clone(), device: first_dev.clone() });
         }
-        if ports.len() >= OWNER_USER as usize {
+        // One socket per device: the ports of a trunk share their device's.
+        let mut devices: Vec<(String, String)> = Vec::new();
+        let mut port_dev = Vec::with_capacity(ports.len());
+        for (name, device) in ports {
+            let slot = match devices.iter().position(|(_, d)| d == device) {
+                Some(i) => i,
+                None => {
+                    devices.push((name.clone(), device.clone()));
+                    devices.len() - 1
+                }
+            };
+            port_dev.push(slot as u16);
+        }
+        if devices.len() >= OWNER_USER as usize || ports.len() > u16::MAX as usize {
             return Err(XskError::Umem {
                 queue: queue_id,
-                message: format!("{} ports on one worker", ports.len()),
+                message: format!("{} ports on {} devices on one worker", ports.len(), devices.len()),
             });
         }
 
-        let sizes = UmemSizes::for_ports(ports.len(), cfg);
+        let sizes = UmemSizes::for_ports(devices.len(), cfg);
         let ring = QueueSize::new(sizes.ring_size)
             .map_err(|e| XskError::Umem { queue: queue_id, message: e.to_string() })?;
         let frame_size = FrameSize::new(cfg.frame_size)
@@ -354,18 +379,20 @@ impl XskPorts {
             frames: descs.clone(),
             free: Vec::with_capacity(descs.len()),
             owner: vec![OWNER_FREE; descs.len()],
-            ports: Vec::with_capacity(ports.len()),
+            ports: Vec::with_capacity(devices.len()),
+            port_dev,
+            port_names: ports.iter().map(|(n, _)| n.clone()).collect(),
             scratch: vec![FrameDesc::default(); sizes.ring_size as usize],
-            pollfds: Vec::with_capacity(ports.len()),
+            pollfds: Vec::with_capacity(devices.len()),
             board: None,
             mode: cfg.mode,
         };
         set.free.extend(descs);
 
-        for (name, device) in ports {
+        for (name, device) in devices {
             set.ports.push(XskPortSlot {
-                name: name.clone(),
-                device: device.clone(),
+                name,
+                device,
                 ifindex: 0,
                 down: Some(LinkDown::DeviceMissing),
                 sock: None,
@@ -435,10 +462,24 @@ impl XskPorts {
         self.publish(i);
     }
 
+    /// Publishes device slot `i`'s link state for every logical port on it.
     fn publish(&self, i: usize) {
         if let (Some(board), Some(slot)) = (&self.board, self.ports.get(i)) {
-            board.set(i, slot.down);
+            for (port, _) in self.port_dev.iter().enumerate().filter(|(_, d)| **d as usize == i) {
+                board.set(port, slot.down);
+            }
         }
+    }
+
+    /// The device slot of logical port `port`.
+    #[inline]
+    fn dev(&self, port: usize) -> Option<usize> {
+        self.port_dev.get(port).map(|d| *d as usize)
+    }
+
+    /// Number of devices (sockets): fewer than ports when ports share a trunk.
+    pub fn device_count(&self) -> usize {
+        self.ports.len()
     }
 
     /// Publishes every port's link state to `board` now and on every change.
@@ -451,7 +492,7 @@ impl XskPorts {
 
     /// Why port `port` is down (None: attached).
     pub fn link_down(&self, port: usize) -> Option<LinkDown> {
-        self.ports.get(port).and_then(|p| p.down)
+        self.dev(port).and_then(|d| self.ports.get(d)).and_then(|p| p.down)
     }
 
     fn open_socket(
@@ -526,9 +567,9 @@ impl XskPorts {
         Err(XskError::AttachRefused { port: name.to_string(), device: device.to_string(), mode, source })
     }
 
-    /// Number of ports (sockets) in the set; port indices are positions in `open`'s list.
+    /// Number of (logical) ports in the set; port indices are positions in `open`'s list.
     pub fn port_count(&self) -> usize {
-        self.ports.len()
+        self.port_dev.len()
     }
 
     /// The queue id (worker index) every socket is bound to.
@@ -538,22 +579,23 @@ impl XskPorts {
 
     /// The attach mode actually in use on port `port` (None while it is down).
     pub fn mode(&self, port: usize) -> Option<XdpMode> {
-        self.ports.get(port).and_then(|p| p.sock.as_ref()).map(|s| s.mode)
+        self.dev(port).and_then(|d| self.ports.get(d)).and_then(|p| p.sock.as_ref()).map(|s| s.mode)
     }
 
     /// Port name and device of `port`.
     pub fn port_name(&self, port: usize) -> Option<(&str, &str)> {
-        self.ports.get(port).map(|p| (p.name.as_str(), p.device.as_str()))
+        let slot = self.ports.get(self.dev(port)?)?;
+        Some((self.port_names.get(port)?.as_str(), slot.device.as_str()))
     }
 
-    /// Ring-level counters of `port`.
+    /// Ring-level counters of `port`'s device (shared by the ports of a trunk).
     pub fn counters(&self, port: usize) -> XskPortCounters {
-        self.ports.get(port).map(|p| p.counters).unwrap_or_default()
+        self.dev(port).and_then(|d| self.ports.get(d)).map(|p| p.counters).unwrap_or_default()
     }
 
     /// Kernel statistics of `port`'s socket (a getsockopt: not for the per-frame path).
     pub fn kernel_stats(&self, port: usize) -> Option<XskKernelStats> {
-        let p = self.ports.get(port)?.sock.as_ref()?;
+        let p = self.ports.get(self.dev(port)?)?.sock.as_ref()?;
         let s = p.rx.fd().xdp_statistics().ok()?;
         Some(XskKernelStats {
             rx_dropped: s.rx_dropped(),
@@ -782,12 +824,14 @@ impl FrameBuf for XskPorts {
 impl Ports for XskPorts {
     #[inline]
     fn port_count(&self) -> usize {
-        self.ports.len()
+        self.port_dev.len()
     }
 
+    /// Receives from `port`'s device: on a trunk, the frames of every VLAN (the worker
+    /// demultiplexes them).
     #[inline]
     fn rx_burst(&mut self, port: PortId, out: &mut [XskDesc]) -> usize {
-        let i = port.index();
+        let Some(i) = self.dev(port.index()) else { return 0 };
         let Some(slot) = self.ports.get_mut(i) else { return 0 };
         let Some(p) = slot.sock.as_mut() else { return 0 };
         let want = out.len().min(self.scratch.len());
@@ -814,7 +858,11 @@ impl Ports for XskPorts {
         if want == 0 {
             return 0;
         }
-        let Some(slot) = self.ports.get_mut(port.index()) else {
+        let Some(dev) = self.dev(port.index()) else {
+            self.recycle(frames);
+            return 0;
+        };
+        let Some(slot) = self.ports.get_mut(dev) else {
             self.recycle(frames);
             return 0;
         };
@@ -843,7 +891,7 @@ impl Ports for XskPorts {
             slot.counters.tx_ring_full += (want - sent) as u64;
         }
         for d in &frames[..sent] {
-            self.set_owner(d.addr, port.0);
+            self.set_owner(d.addr, dev as u16);
         }
         if sent < want {
             self.recycle(&frames[sent..]);
@@ -908,7 +956,7 @@ impl Ports for XskPorts {
 
     #[inline]
     fn link_up(&self, port: PortId) -> bool {
-        self.ports.get(port.index()).is_some_and(|p| p.sock.is_some())
+        self.dev(port.index()).and_then(|d| self.ports.get(d)).is_some_and(|p| p.sock.is_some())
     }
 
     /// Free entries of the port's tx ring, after a kick when there are fewer than `want`

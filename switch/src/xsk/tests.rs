@@ -120,6 +120,63 @@ fn missing_queue_leaves_the_port_down_with_the_reason() {
     assert!(!set.link_up(PortId(0)));
 }
 
+/// A trunk: two logical ports on one device share ONE socket; link state goes to both, and
+/// a frame sent on either port leaves through that socket.
+#[test]
+#[ignore = "needs root: AF_XDP sockets and network namespaces"]
+fn ports_of_a_trunk_share_their_device_socket() {
+    assert!(is_root(), "needs root (AF_XDP, network namespaces): run sudo scripts/test");
+    quiet_libxdp();
+    let base = unique("k");
+    let outer = format!("{base}o");
+    // Before the device exists: one slot, both ports down for the same reason.
+    let ports = [
+        ("t10".to_string(), outer.clone()),
+        ("t20".to_string(), outer.clone()),
+        ("x".into(), format!("{base}m")),
+    ];
+    let set = XskPorts::open(&ports, 0, &XskConfig::default()).expect("open");
+    assert_eq!((set.port_count(), set.device_count()), (3, 2));
+    assert_eq!(set.link_down(0), Some(LinkDown::DeviceMissing));
+    assert_eq!(set.link_down(1), Some(LinkDown::DeviceMissing));
+    drop(set);
+
+    let _lab = NsVeth::new(&format!("{base}n"), &outer, "10.99.8.1/24", 1);
+    let mut set = XskPorts::open(&ports, 0, &XskConfig::default()).expect("open");
+    let board = crate::port::LinkBoard::new(3);
+    set.set_link_board(board.clone());
+    assert!(set.link_up(PortId(0)) && set.link_up(PortId(1)));
+    assert_eq!((board.get(0), board.get(1)), (None, None), "both ports of the trunk are up");
+    assert_eq!(board.get(2), Some(LinkDown::DeviceMissing));
+    assert_eq!(set.mode(0), set.mode(1));
+    assert_eq!(set.port_name(1), Some(("t20", outer.as_str())));
+    // A tagged broadcast ARP sent on port t20 leaves through the shared socket.
+    let mut d = set.alloc().expect("free frame");
+    let mut frame = vec![0xff; 6];
+    frame.extend_from_slice(&[0x02, 0, 0, 0, 0, 0x20, 0x81, 0x00, 0x00, 20, 0x08, 0x06]);
+    frame.extend_from_slice(&[
+        0, 1, 8, 0, 6, 4, 0, 1, 2, 0, 0, 0, 0, 0x20, 10, 99, 8, 2, 0, 0, 0, 0, 0, 0, 10, 99, 8, 1,
+    ]);
+    assert!(set.set_len(&mut d, frame.len()));
+    set.data_mut(&d).copy_from_slice(&frame);
+    assert_eq!(set.tx_burst(PortId(1), &[d]), 1);
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while set.counters(0).tx_frames == 0 && Instant::now() < deadline {
+        set.service();
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(set.counters(0).tx_frames, 1, "counted on the device both ports share");
+    assert_eq!(set.counters(1), set.counters(0));
+    // The frame comes back to the free pool through the shared completion ring.
+    let before = set.free_frames();
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while set.free_frames() == before && Instant::now() < deadline {
+        set.service();
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(set.free_frames() > before, "completion returned the frame");
+}
+
 /// Issue 11 item 2: a missing device used to fail `open` (and `vnswitch run` with it). Now
 /// the port starts down, attaches when its device appears, and goes down again (its frames
 /// taken back) when the device is removed, while the other ports keep forwarding.

@@ -23,7 +23,7 @@ impl Harness {
         Harness {
             ports: MemPorts::new(n, 512),
             pipeline: Pipeline::new(),
-            counters: WorkerCounters::ZERO,
+            counters: WorkerCounters::default(),
             fib,
         }
     }
