@@ -4,6 +4,7 @@
 //!
 //! CONTRACT (called by the binary): [`ShellContext`], [`run_console`], [`spawn_telnet`],
 //! [`TelnetServer`]; the data plane plugs in through the [`StatsSource`] and [`Prober`] traits.
+//! SSH: [`ssh::SshServer`] (listener, host key, [`ssh::serve_ssh_stream`] for in-band streams).
 //! Other front ends (SSH, in-band telnet) run sessions over their own streams with
 //! [`vty::serve`] ([`vty::VtyStream`], [`vty::VtyOptions`], [`vty::new_session`]).
 
@@ -16,6 +17,7 @@ pub mod editor;
 pub mod filter;
 pub mod providers;
 pub mod session;
+pub mod ssh;
 pub mod telnet;
 pub mod tree;
 pub mod vty;
