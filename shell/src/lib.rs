@@ -37,6 +37,16 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
+/// Nice value of the remote management threads (telnet and SSH sessions, the SSH runtime):
+/// under load the data path and the traffic it serves come first and the shell takes what is
+/// left. Nice is a weight, so sessions still progress (see `scripts/storm`).
+pub const MANAGEMENT_NICE: i8 = 10;
+
+/// Lowers the calling thread to [`MANAGEMENT_NICE`] (best effort: an error leaves it as is).
+pub(crate) fn lower_management_priority() {
+    let _ = switch::worker::WorkerSched::Nice(MANAGEMENT_NICE).apply_to_current_thread();
+}
+
 /// Default cap on concurrent telnet sessions.
 pub const DEFAULT_MAX_SESSIONS: usize = 64;
 

@@ -2,7 +2,8 @@
 //! connections the in-band manager accepts on a router address (port 22).
 //!
 //! The SSH protocol runs on this module's own small tokio runtime (two threads named `ssh`,
-//! never a worker core's pinned thread). Password authentication goes through
+//! never a worker core's pinned thread; like every remote session thread they run at
+//! [`crate::MANAGEMENT_NICE`]). Password authentication goes through
 //! [`Session::login`] (throttling, block-for, dummy hash and audit exactly as for telnet; three
 //! attempts per connection); public keys are refused. A `shell` request (with or without a
 //! `pty-req`) bridges the channel to a session thread running [`vty::serve`] over a
@@ -165,6 +166,7 @@ impl SshServer {
             .worker_threads(2)
             .max_blocking_threads(8)
             .thread_name("ssh")
+            .on_thread_start(crate::lower_management_priority)
             .enable_all()
             .build()?;
         let fingerprint = host_key.public_key().fingerprint(HashAlg::Sha256).to_string();
@@ -599,6 +601,7 @@ impl russh::server::Handler for Conn {
         let opts = self.opts_copy();
         let name = format!("vty-{}", self.opts.line.replace(' ', ""));
         let spawned = std::thread::Builder::new().name(name).spawn(move || {
+            crate::lower_management_priority();
             let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 vty::serve(ctx, &mut stream, vty_session, &opts, Some(stop));
             }));
