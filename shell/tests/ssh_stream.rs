@@ -2,7 +2,7 @@
 //! The SSH front end in process: [`serve_ssh_stream`] (the in-band manager's entry point) over
 //! a `VtyStream` that is one end of a loopback TCP connection, driven by the `russh` client.
 //! Password login (a wrong one audited first), public keys refused, a pty shell running
-//! `show ip route vrf z` then `exit` (channel and connection close), `exec` with exit status 0,
+//! paging by the pty's height (and a window-change), `show ip route vrf z` then `exit` (channel and connection close), `exec` with exit status 0,
 //! and the host key file (generated once, 0600, reused, garbage refused).
 
 use rib::topology::Topology;
@@ -114,10 +114,24 @@ fn shell_over_an_inband_stream() {
         let r = session.authenticate_password("admin", "vnswitch").await.unwrap();
         assert!(r.success());
         let mut channel = session.channel_open_session().await.unwrap();
-        channel.request_pty(true, "xterm", 80, 24, 0, 0, &[]).await.unwrap();
+        channel.request_pty(true, "xterm", 80, 8, 0, 0, &[]).await.unwrap();
         channel.request_shell(true).await.unwrap();
         let mut out = String::new();
         assert!(read_until(&mut channel, &mut out, "vnswitch#").await, "prompt: {out:?}");
+        // Paging follows the pty's height: 8 rows, 7 lines then --More--; after a
+        // window-change to 5 rows, 4 lines.
+        for rows in [8usize, 5] {
+            if rows == 5 {
+                channel.window_change(80, 5, 0, 0).await.unwrap();
+            }
+            out.clear();
+            channel.data_bytes(&b"show ip route vrf z\r"[..]).await.unwrap();
+            assert!(read_until(&mut channel, &mut out, " --More-- ").await, "{out:?}");
+            let page = out.split("show ip route vrf z\r\n").nth(1).unwrap_or("");
+            assert_eq!(page.matches("\r\n").count(), rows - 1, "{rows} rows: {out:?}");
+            channel.data_bytes(&b"q"[..]).await.unwrap();
+            assert!(read_until(&mut channel, &mut out, "vnswitch#").await, "{out:?}");
+        }
         channel.data_bytes(&b"terminal length 0\r"[..]).await.unwrap();
         assert!(
             read_until(&mut channel, &mut out, "vnswitch#terminal length 0\r\nvnswitch#").await,
