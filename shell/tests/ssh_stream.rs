@@ -1,9 +1,11 @@
 #![allow(clippy::unwrap_used)]
 //! The SSH front end in process: [`serve_ssh_stream`] (the in-band manager's entry point) over
 //! a `VtyStream` that is one end of a loopback TCP connection, driven by the `russh` client.
-//! Password login (a wrong one audited first), public keys refused, a pty shell running
-//! paging by the pty's height (and a window-change), `show ip route vrf z` then `exit` (channel and connection close), `exec` with exit status 0,
-//! and the host key file (generated once, 0600, reused, garbage refused).
+//! Password login (a wrong one audited first), public keys refused, a pty shell whose paging
+//! follows the pty's height and a window-change, `show ip route vrf z`, then `exit` (exit
+//! status 0, channel closed); `exec` with exit status 0; three wrong passwords end the
+//! connection; a connection that does not log in in time is closed and audited; the host key
+//! file (generated once, 0600, reused, garbage refused).
 
 use rib::topology::Topology;
 use rib::RibHandle;
@@ -37,7 +39,13 @@ struct Rig {
 }
 
 fn rig() -> Rig {
-    let ctx = Arc::new(ShellContext::new(RibHandle::spawn(topology()).expect("rib starts")));
+    rig_with(|_| {})
+}
+
+fn rig_with(f: impl FnOnce(&mut ShellContext)) -> Rig {
+    let mut ctx = ShellContext::new(RibHandle::spawn(topology()).expect("rib starts"));
+    f(&mut ctx);
+    let ctx = Arc::new(ctx);
     let dir = tempfile::tempdir().unwrap();
     let (key, created) = load_or_create_host_key(&dir.path().join("key")).unwrap();
     assert!(created);
@@ -224,6 +232,27 @@ fn three_wrong_passwords_end_the_connection() {
     let log = log_text(&rig.ctx);
     assert_eq!(log.matches("Login failed [user: admin]").count(), 3, "{log}");
     assert!(!log.contains("Login Success"), "{log}");
+}
+
+#[test]
+fn a_connection_that_does_not_log_in_in_time_is_closed_and_audited() {
+    let rig = rig_with(|ctx| ctx.throttle.login_timeout = Duration::from_secs(1));
+    let rt = runtime();
+    let t0 = std::time::Instant::now();
+    let closed = rt.block_on(async {
+        let session = connect(rig.port).await;
+        // Key exchange done, no authentication: the server hangs up after the login timeout.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while !session.is_closed() && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        session.is_closed()
+    });
+    assert!(closed, "connection closed");
+    assert!(t0.elapsed() >= Duration::from_millis(900), "{:?}", t0.elapsed());
+    let log = log_text(&rig.ctx);
+    assert!(log.contains("LOGIN_TIMEOUT"), "{log}");
+    assert!(log.contains("Login timed out after 1 seconds [user: ] [Source: 127.0.0.1:"), "{log}");
 }
 
 #[test]
