@@ -8,7 +8,8 @@
 //! attempts per connection); public keys are refused. A `shell` request (with or without a
 //! `pty-req`) bridges the channel to a session thread running [`vty::serve`] over a
 //! [`VtyStream`] built from bounded channels; `exec` runs one command and returns its output
-//! with exit status 0. The idle timeout and `exit` close the channel, then the connection.
+//! with exit status 0 (holding one of the logged-in lines while it runs: when all are taken it
+//! says so, exit status 1). The idle timeout and `exit` close the channel, then the connection.
 //! The host key is an ed25519 key kept in an OpenSSH private-key file ([`load_or_create_host_key`]).
 
 use crate::session::{LoginResult, Session};
@@ -634,13 +635,20 @@ impl russh::server::Handler for Conn {
         let handle = session.handle();
         let crlf = pty.unwrap_or(false);
         tokio::spawn(async move {
-            let text = tokio::task::spawn_blocking(move || {
+            let (text, status) = tokio::task::spawn_blocking(move || {
+                // The command holds one of the logged-in lines while it runs, as a shell does.
+                let lines = vty_session.ctx.lines.clone();
+                if !lines.take_line(vty_session.ctx.max_sessions) {
+                    vty_session.logout("all vty lines busy");
+                    return ("% All vty lines are busy, try again later\n".to_string(), 1);
+                }
                 let out = vty_session.execute(command.trim_end_matches(['\r', '\n']));
                 vty_session.logout("exec");
-                out.text
+                lines.release_line();
+                (out.text, 0)
             })
             .await
-            .unwrap_or_else(|_| "% Internal error\n".into());
+            .unwrap_or_else(|_| ("% Internal error\n".into(), 1));
             let bytes = if crlf {
                 let mut v = Vec::with_capacity(text.len() + 16);
                 crate::editor::push_crlf(&mut v, &text);
@@ -649,7 +657,7 @@ impl russh::server::Handler for Conn {
                 text.into_bytes()
             };
             let _ = handle.data(channel, bytes).await;
-            let _ = handle.exit_status_request(channel, 0).await;
+            let _ = handle.exit_status_request(channel, status).await;
             let _ = handle.eof(channel).await;
             let _ = handle.close(channel).await;
         });

@@ -169,7 +169,7 @@ impl VtyLines {
     }
 
     /// Takes one logged-in line; false when all `max` are taken.
-    fn take_line(&self, max: usize) -> bool {
+    pub(crate) fn take_line(&self, max: usize) -> bool {
         if self.authed.fetch_add(1, Ordering::SeqCst) >= max {
             self.authed.fetch_sub(1, Ordering::SeqCst);
             return false;
@@ -177,7 +177,7 @@ impl VtyLines {
         true
     }
 
-    fn release_line(&self) {
+    pub(crate) fn release_line(&self) {
         self.authed.fetch_sub(1, Ordering::SeqCst);
     }
 }

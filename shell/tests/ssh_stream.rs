@@ -3,7 +3,7 @@
 //! a `VtyStream` that is one end of a loopback TCP connection, driven by the `russh` client.
 //! Password login (a wrong one audited first), public keys refused, a pty shell whose paging
 //! follows the pty's height and a window-change, `show ip route vrf z`, then `exit` (exit
-//! status 0, channel closed); `exec` with exit status 0; three wrong passwords end the
+//! status 0, channel closed); `exec` with exit status 0, and 1 when every line is taken; three wrong passwords end the
 //! connection; a connection that does not log in in time is closed and audited; the host key
 //! file (generated once, 0600, reused, garbage refused).
 
@@ -186,27 +186,59 @@ fn shell_over_an_inband_stream() {
 fn exec_returns_output_and_status_zero() {
     let rig = rig();
     let rt = runtime();
-    let (text, status) = rt.block_on(async {
-        let mut session = connect(rig.port).await;
-        assert!(session.authenticate_password("admin", "vnswitch").await.unwrap().success());
-        let mut channel = session.channel_open_session().await.unwrap();
-        channel.exec(true, "show version").await.unwrap();
-        let (mut text, mut status) = (String::new(), None);
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-        while let Ok(Some(msg)) = tokio::time::timeout_at(deadline, channel.wait()).await {
-            match msg {
-                ChannelMsg::Data { data } => text.push_str(&String::from_utf8_lossy(&data)),
-                ChannelMsg::ExitStatus { exit_status } => status = Some(exit_status),
-                ChannelMsg::Close => break,
-                _ => {}
-            }
-        }
-        (text, status)
-    });
+    let (text, status) = rt.block_on(exec(rig.port, "show version"));
     assert_eq!(status, Some(0), "{text}");
     assert!(text.starts_with("vnswitch Software (vnswitch-"), "{text:?}");
     assert!(text.contains("\nConfiguration register is 0x0\n"), "LF without a pty: {text:?}");
     assert!(!text.contains('\r'), "{text:?}");
+}
+
+/// Runs `command` by exec on a new connection: (output, exit status).
+async fn exec(port: u16, command: &str) -> (String, Option<u32>) {
+    let mut session = connect(port).await;
+    assert!(session.authenticate_password("admin", "vnswitch").await.unwrap().success());
+    let mut channel = session.channel_open_session().await.unwrap();
+    channel.exec(true, command).await.unwrap();
+    let (mut text, mut status) = (String::new(), None);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while let Ok(Some(msg)) = tokio::time::timeout_at(deadline, channel.wait()).await {
+        match msg {
+            ChannelMsg::Data { data } => text.push_str(&String::from_utf8_lossy(&data)),
+            ChannelMsg::ExitStatus { exit_status } => status = Some(exit_status),
+            ChannelMsg::Close => break,
+            _ => {}
+        }
+    }
+    (text, status)
+}
+
+#[test]
+fn exec_needs_a_free_line() {
+    let rig = rig_with(|ctx| ctx.max_sessions = 1);
+    let rt = runtime();
+    rt.block_on(async {
+        // A shell takes the only line.
+        let mut session = connect(rig.port).await;
+        assert!(session.authenticate_password("admin", "vnswitch").await.unwrap().success());
+        let mut channel = session.channel_open_session().await.unwrap();
+        channel.request_shell(true).await.unwrap();
+        let mut out = String::new();
+        assert!(read_until(&mut channel, &mut out, "vnswitch#").await, "{out:?}");
+        let (text, status) = exec(rig.port, "show version").await;
+        assert_eq!((text.as_str(), status), ("% All vty lines are busy, try again later\n", Some(1)));
+        // The shell leaves: the line is free again.
+        channel.data_bytes(&b"exit\r"[..]).await.unwrap();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while let Ok(Some(msg)) = tokio::time::timeout_at(deadline, channel.wait()).await {
+            if matches!(msg, ChannelMsg::Close) {
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let (text, status) = exec(rig.port, "show version").await;
+        assert_eq!(status, Some(0), "{text}");
+        assert!(text.starts_with("vnswitch Software"), "{text}");
+    });
 }
 
 #[test]
