@@ -365,17 +365,35 @@ fn bridge(rt: &tokio::runtime::Handle, stream: &mut dyn VtyStream, pipe: tokio::
     }
 }
 
-/// One SSH connection from version exchange to close. Connections that do not authenticate
-/// within the login timeout are closed (audited, as telnet's).
+/// One SSH connection from version exchange to close. Until it authenticates it is one of the
+/// connections waiting to log in that every remote front end shares ([`vty::VtyLines`]): a
+/// newer one may evict it when too many wait, and it is closed (audited, as telnet's) when it
+/// does not authenticate within the login timeout.
 async fn connection<S>(shared: Arc<Shared>, stream: S, opts: VtyOptions, _guard: LiveGuard)
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let login_timeout = shared.ctx.throttle.login_timeout;
+    let ctx = shared.ctx.clone();
+    let login_timeout = ctx.throttle.login_timeout;
     let deadline = tokio::time::Instant::now() + login_timeout;
     let authed = Arc::new(AtomicBool::new(false));
     let peer = opts.peer.clone();
     let line = opts.line.clone();
+    let (slot, evicted_other) = ctx.lines.admit(ctx.throttle.pending_max);
+    let _pending = PendingGuard { lines: ctx.lines.clone(), id: slot.id };
+    if evicted_other {
+        ctx.audit.log(
+            "SEC_LOGIN",
+            crate::audit::Severity::Warning,
+            "LOGIN_EVICTED",
+            "",
+            &peer,
+            format!(
+                "{} connections waiting to log in: the least recently active one was closed to admit {peer}",
+                ctx.throttle.pending_max
+            ),
+        );
+    }
     let handler = Conn {
         shared: shared.clone(),
         opts,
@@ -384,25 +402,44 @@ where
         authed: authed.clone(),
         channels: HashMap::new(),
         session_taken: false,
+        slot: slot.clone(),
     };
     let config = shared.config.clone();
-    let mut running =
-        match tokio::time::timeout_at(deadline, russh::server::run_stream(config, stream, handler)).await {
+    let setup = tokio::time::timeout_at(deadline, russh::server::run_stream(config, stream, handler));
+    let mut running = tokio::select! {
+        r = setup => match r {
             Ok(Ok(r)) => r,
             _ => return,
-        };
+        },
+        _ = evicted(&slot) => return,
+    };
     let handle = running.handle();
     let login_timer = tokio::time::sleep_until(deadline);
     tokio::pin!(login_timer);
-    let mut timer_armed = true;
+    let mut pending = true;
+    let mut tick = tokio::time::interval(Duration::from_millis(250));
     loop {
         tokio::select! {
             _ = &mut running => return,
-            _ = &mut login_timer, if timer_armed => {
-                timer_armed = false;
+            _ = tick.tick(), if pending => {
+                if authed.load(Ordering::SeqCst) {
+                    pending = false;
+                    ctx.lines.leave_pending(slot.id);
+                } else if slot.evicted.load(Ordering::SeqCst) {
+                    let _ = handle
+                        .disconnect(
+                            Disconnect::ByApplication,
+                            "Login timed out: too many connections are waiting to log in".into(),
+                            String::new(),
+                        )
+                        .await;
+                    break;
+                }
+            }
+            _ = &mut login_timer, if pending => {
                 if !authed.load(Ordering::SeqCst) {
                     let secs = login_timeout.as_secs();
-                    shared.ctx.audit.log(
+                    ctx.audit.log(
                         "SEC_LOGIN",
                         crate::audit::Severity::Warning,
                         "LOGIN_TIMEOUT",
@@ -415,6 +452,8 @@ where
                         .await;
                     break;
                 }
+                pending = false;
+                ctx.lines.leave_pending(slot.id);
             }
             _ = shared.stop_notify.notified() => {
                 // Shell sessions see the stop flag and say goodbye themselves; give them a moment.
@@ -425,6 +464,25 @@ where
         }
     }
     let _ = tokio::time::timeout(Duration::from_secs(2), running).await;
+}
+
+/// Resolves once `slot` has been evicted.
+async fn evicted(slot: &vty::PendingSlot) {
+    while !slot.evicted.load(Ordering::SeqCst) {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// Leaves the pending connections when the connection ends (leaving twice is harmless).
+struct PendingGuard {
+    lines: Arc<vty::VtyLines>,
+    id: u64,
+}
+
+impl Drop for PendingGuard {
+    fn drop(&mut self) {
+        self.lines.leave_pending(self.id);
+    }
 }
 
 /// One channel of a connection.
@@ -449,6 +507,8 @@ struct Conn {
     authed: Arc<AtomicBool>,
     channels: HashMap<ChannelId, Chan>,
     session_taken: bool,
+    /// This connection among those waiting to log in (activity marks it recently active).
+    slot: Arc<vty::PendingSlot>,
 }
 
 impl Conn {
@@ -479,6 +539,7 @@ impl russh::server::Handler for Conn {
         if self.failures >= LOGIN_ATTEMPTS || self.authed.load(Ordering::SeqCst) {
             return Err(russh::Error::Disconnect);
         }
+        self.slot.active_ms.store(self.shared.ctx.lines.now_ms(), Ordering::Relaxed);
         let session = match self.session.take() {
             Some(s) => s,
             None => vty::new_session(self.shared.ctx.clone(), &self.opts_copy()),
@@ -498,6 +559,8 @@ impl russh::server::Handler for Conn {
         match result {
             LoginResult::Ok => {
                 self.authed.store(true, Ordering::SeqCst);
+                // Logged in: no longer one of the connections waiting to.
+                self.shared.ctx.lines.leave_pending(self.slot.id);
                 Ok(Auth::Accept)
             }
             LoginResult::Failed { delay } => {

@@ -4,7 +4,8 @@
 //! Password login (a wrong one audited first), public keys refused, a pty shell whose paging
 //! follows the pty's height and a window-change, `show ip route vrf z`, then `exit` (exit
 //! status 0, channel closed); `exec` with exit status 0, and 1 when every line is taken; three wrong passwords end the
-//! connection; a connection that does not log in in time is closed and audited; the host key
+//! connection; a connection that does not log in in time is closed and audited, and one
+//! waiting to log in is evicted by a newer one when too many wait; the host key
 //! file (generated once, 0600, reused, garbage refused).
 
 use rib::topology::Topology;
@@ -285,6 +286,29 @@ fn a_connection_that_does_not_log_in_in_time_is_closed_and_audited() {
     let log = log_text(&rig.ctx);
     assert!(log.contains("LOGIN_TIMEOUT"), "{log}");
     assert!(log.contains("Login timed out after 1 seconds [user: ] [Source: 127.0.0.1:"), "{log}");
+}
+
+#[test]
+fn a_newer_connection_evicts_one_waiting_to_log_in() {
+    let rig = rig_with(|ctx| ctx.throttle.pending_max = 1);
+    let rt = runtime();
+    rt.block_on(async {
+        let idle = connect(rig.port).await;
+        let mut newer = connect(rig.port).await;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while !idle.is_closed() && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(idle.is_closed(), "the older idle connection was closed");
+        assert!(newer.authenticate_password("admin", "vnswitch").await.unwrap().success());
+    });
+    let log = log_text(&rig.ctx);
+    assert!(log.contains("LOGIN_EVICTED"), "{log}");
+    assert!(
+        log.contains("1 connections waiting to log in: the least recently active one was closed"),
+        "{log}"
+    );
+    assert_eq!(rig.ctx.lines.pending(), 0, "the logged-in connection no longer counts as pending");
 }
 
 #[test]
