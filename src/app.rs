@@ -38,6 +38,14 @@ pub struct RunArgs {
     /// Telnet listen address (default: the topology's `shell.telnet`; port 0 picks one).
     #[arg(long)]
     pub telnet: Option<String>,
+    /// SSH listen address (default: the topology's `shell.ssh`, 127.0.0.1:2222); `off`
+    /// disables SSH.
+    #[arg(long)]
+    pub ssh: Option<String>,
+    /// SSH host key (OpenSSH ed25519 private key; generated if missing). Default:
+    /// `<topology dir>/<topology stem>.ssh_host_ed25519_key`.
+    #[arg(long)]
+    pub ssh_host_key: Option<PathBuf>,
     /// Do not run the shell on the console (for services and tests).
     #[arg(long)]
     pub no_console: bool,
@@ -646,13 +654,14 @@ impl shell::Prober for ShellProber {
 }
 
 mod front {
-    //! The shell front ends: the console (unless `--no-console`), the telnet listener and
-    //! the SNMP agent (unless `off`).
+    //! The shell front ends: the console (unless `--no-console`), the telnet listener, the
+    //! SSH listener and the SNMP agent (each unless `off`).
     use super::*;
 
     pub struct Front {
         telnet: Option<shell::TelnetServer>,
         snmp: Option<shell::SnmpServer>,
+        ssh: Option<shell::ssh::SshServer>,
     }
 
     impl Drop for Front {
@@ -662,6 +671,42 @@ mod front {
             }
             if let Some(s) = self.snmp.take() {
                 s.stop();
+            }
+            if let Some(s) = self.ssh.take() {
+                s.stop();
+            }
+        }
+    }
+
+    /// Starts SSH on `addr` with the host key of `args`. A listener that cannot bind is
+    /// reported and left off (as the metrics endpoint); a host key that cannot be read or
+    /// written stops the start (the operator named or owns that file).
+    fn start_ssh(
+        ctx: &Arc<shell::ShellContext>,
+        addr: &str,
+        args: &RunArgs,
+    ) -> Result<Option<shell::ssh::SshServer>> {
+        if addr == "off" {
+            return Ok(None);
+        }
+        let key_path =
+            args.ssh_host_key.clone().unwrap_or_else(|| shell::ssh::default_host_key_path(&args.file));
+        let (key, created) =
+            shell::ssh::load_or_create_host_key(&key_path).map_err(|e| anyhow!("ssh: {e}"))?;
+        let mut server = shell::ssh::SshServer::new(ctx.clone(), key).map_err(|e| anyhow!("ssh: {e}"))?;
+        match server.listen(addr) {
+            Ok(local) => {
+                eprintln!(
+                    "ssh: listening on {local} (host key {} {}, {})",
+                    key_path.display(),
+                    if created { "generated" } else { "loaded" },
+                    server.fingerprint()
+                );
+                Ok(Some(server))
+            }
+            Err(e) => {
+                eprintln!("ssh: cannot listen on {addr}: {e} (SSH disabled)");
+                Ok(None)
             }
         }
     }
@@ -707,6 +752,8 @@ mod front {
                 }
             })
             .flatten();
+        let ssh_addr = args.ssh.clone().unwrap_or_else(|| rib.topology().file.shell.ssh.clone());
+        let ssh = start_ssh(&ctx, &ssh_addr, args)?;
         if console {
             std::thread::Builder::new()
                 .name("vns-console".into())
@@ -721,6 +768,6 @@ mod front {
                 })
                 .context("spawning the console")?;
         }
-        Ok(Front { telnet: Some(server), snmp })
+        Ok(Front { telnet: Some(server), snmp, ssh })
     }
 }

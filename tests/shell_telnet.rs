@@ -14,7 +14,11 @@ use std::time::{Duration, Instant};
 struct Appliance {
     child: Child,
     port: u16,
+    /// The SSH listener's port.
+    ssh_port: u16,
     stdout: Arc<Mutex<String>>,
+    /// Holds the SSH host key.
+    _key_dir: tempfile::TempDir,
 }
 
 impl Drop for Appliance {
@@ -42,12 +46,14 @@ fn tools_present() {
     }
 }
 
-/// Starts `vnswitch run TOPOLOGY --ports mem --telnet 127.0.0.1:0` (console on a pipe when
-/// `console` is set, else `--no-console`) and waits for the telnet port.
+/// Starts `vnswitch run TOPOLOGY --ports mem --telnet 127.0.0.1:0 --ssh 127.0.0.1:0` (console
+/// on a pipe when `console` is set, else `--no-console`) and waits for the telnet and SSH ports.
 fn start(topology: &Path, console: bool) -> Appliance {
     tools_present();
+    let key_dir = tempfile::tempdir().expect("tempdir");
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_vnswitch"));
-    cmd.arg("run").arg(topology).args(["--ports", "mem", "--telnet", "127.0.0.1:0"]);
+    cmd.arg("run").arg(topology).args(["--ports", "mem", "--telnet", "127.0.0.1:0", "--ssh", "127.0.0.1:0"]);
+    cmd.args(["--metrics", "off", "--ssh-host-key"]).arg(key_dir.path().join("host_key"));
     if !console {
         cmd.arg("--no-console");
     }
@@ -55,10 +61,14 @@ fn start(topology: &Path, console: bool) -> Appliance {
     let mut child = cmd.spawn().expect("vnswitch starts");
     let stderr = child.stderr.take().expect("stderr");
     let (tx, rx) = std::sync::mpsc::channel();
+    let (ssh_tx, ssh_rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
             if let Some(addr) = line.strip_prefix("telnet: listening on ") {
                 let _ = tx.send(addr.to_string());
+            }
+            if let Some(rest) = line.strip_prefix("ssh: listening on ") {
+                let _ = ssh_tx.send(rest.split_whitespace().next().unwrap_or("").to_string());
             }
         }
     });
@@ -77,7 +87,9 @@ fn start(topology: &Path, console: bool) -> Appliance {
     });
     let addr = rx.recv_timeout(Duration::from_secs(60)).expect("telnet listener address on stderr");
     let port = addr.rsplit(':').next().and_then(|p| p.parse().ok()).expect("port");
-    Appliance { child, port, stdout: stdout_buf }
+    let ssh = ssh_rx.recv_timeout(Duration::from_secs(60)).expect("ssh listener address on stderr");
+    let ssh_port = ssh.rsplit(':').next().and_then(|p| p.parse().ok()).expect("ssh port");
+    Appliance { child, port, ssh_port, stdout: stdout_buf, _key_dir: key_dir }
 }
 
 fn default_topology() -> PathBuf {
@@ -357,11 +369,24 @@ fn console_and_telnet_print_the_same() {
     script.push_str("send \"exit\\r\"\nexpect eof\n");
     let (code, telnet) = expect(app.port, &script);
     assert_eq!(code, 0, "{telnet}");
+    // The same session over SSH (OpenSSH client with a pty, password login).
+    let ssh_script = script.replace(
+        "spawn telnet 127.0.0.1 @PORT@\nexpect \"Username: \"\nsend \"admin\\r\"\n",
+        &format!(
+            "spawn ssh -tt -p {} -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -o PubkeyAuthentication=no admin@127.0.0.1\nexpect_after {{\n  timeout {{ puts \"\\nEXPECT-TIMEOUT\"; exit 2 }}\n  eof {{ puts \"\\nEXPECT-EOF\"; exit 3 }}\n}}\n",
+            app.ssh_port
+        ),
+    ).replace("expect \"Password: \"", "expect \"password: \"");
+    assert!(ssh_script.contains("spawn ssh"), "{ssh_script}");
+    let (code, ssh) = expect(app.port, &ssh_script);
+    assert_eq!(code, 0, "{ssh}");
     for c in commands {
         let a = output_of(&console, "vnswitch#", c);
         let b = output_of(&telnet, "vnswitch#", c);
+        let s = output_of(&ssh, "vnswitch#", c);
         assert!(!a.trim().is_empty(), "{c}: {console}");
         assert_eq!(a, b, "console and telnet differ for `{c}`");
+        assert_eq!(a, s, "console and SSH differ for `{c}`");
     }
 }
 
@@ -372,7 +397,7 @@ fn console_on_a_terminal_has_help_completion_and_paging() {
     let path = dir.path().join("console.exp");
     let script = r#"
 set timeout 15
-spawn @BIN@ run @TOPO@ --ports mem --telnet 127.0.0.1:0
+spawn @BIN@ run @TOPO@ --ports mem --telnet 127.0.0.1:0 --ssh off --metrics off
 expect_after {
   timeout { puts "\nEXPECT-TIMEOUT"; exit 2 }
   eof { puts "\nEXPECT-EOF"; exit 3 }

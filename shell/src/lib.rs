@@ -4,6 +4,7 @@
 //!
 //! CONTRACT (called by the binary): [`ShellContext`], [`run_console`], [`spawn_telnet`],
 //! [`TelnetServer`]; the data plane plugs in through the [`StatsSource`] and [`Prober`] traits.
+//! SSH: [`ssh::SshServer`] (listener, host key, [`ssh::serve_ssh_stream`] for in-band streams).
 //! Other front ends (SSH, in-band telnet) run sessions over their own streams with
 //! [`vty::serve`] ([`vty::VtyStream`], [`vty::VtyOptions`], [`vty::new_session`]).
 //!
@@ -31,6 +32,7 @@ pub mod filter;
 pub mod providers;
 pub mod session;
 pub mod snmp;
+pub mod ssh;
 pub mod telnet;
 pub mod tree;
 pub mod vty;
@@ -51,6 +53,16 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
+
+/// Nice value of the remote management threads (telnet and SSH sessions, the SSH runtime):
+/// under load the data path and the traffic it serves come first and the shell takes what is
+/// left. Nice is a weight, so sessions still progress (see `scripts/storm`).
+pub const MANAGEMENT_NICE: i8 = 10;
+
+/// Lowers the calling thread to [`MANAGEMENT_NICE`] (best effort: an error leaves it as is).
+pub(crate) fn lower_management_priority() {
+    let _ = switch::worker::WorkerSched::Nice(MANAGEMENT_NICE).apply_to_current_thread();
+}
 
 /// Default cap on concurrent telnet sessions.
 pub const DEFAULT_MAX_SESSIONS: usize = 64;

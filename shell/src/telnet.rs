@@ -189,6 +189,7 @@ pub(crate) fn accept_loop(ctx: Arc<ShellContext>, listener: TcpListener, stop: A
         let live2 = live.clone();
         let stop2 = stop.clone();
         let spawned = std::thread::Builder::new().name(format!("vty{vty}")).spawn(move || {
+            crate::lower_management_priority();
             let peer = stream.peer_addr().map(|a| a.to_string()).unwrap_or_else(|_| "unknown".into());
             let _ = stream.set_nodelay(true);
             let _ = stream.set_read_timeout(Some(Duration::from_millis(250)));

@@ -98,11 +98,11 @@ impl From<io::Error> for End {
 }
 
 /// A connection that has not logged in yet.
-struct PendingSlot {
-    id: u64,
+pub(crate) struct PendingSlot {
+    pub(crate) id: u64,
     /// Last input, in ms since [`VtyLines::epoch`].
-    active_ms: AtomicU64,
-    evicted: AtomicBool,
+    pub(crate) active_ms: AtomicU64,
+    pub(crate) evicted: AtomicBool,
 }
 
 /// Line accounting shared by every remote front end: connections still logging in (at most
@@ -128,7 +128,7 @@ impl Default for VtyLines {
 }
 
 impl VtyLines {
-    fn now_ms(&self) -> u64 {
+    pub(crate) fn now_ms(&self) -> u64 {
         u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
     }
 
@@ -144,7 +144,7 @@ impl VtyLines {
 
     /// Registers a new pending connection; when `max` are pending already, evicts the least
     /// recently active one first (its session notices within one read wait) and says so.
-    fn admit(&self, max: usize) -> (Arc<PendingSlot>, bool) {
+    pub(crate) fn admit(&self, max: usize) -> (Arc<PendingSlot>, bool) {
         let slot = Arc::new(PendingSlot {
             id: self.next_id.fetch_add(1, Ordering::Relaxed),
             active_ms: AtomicU64::new(self.now_ms()),
@@ -164,12 +164,12 @@ impl VtyLines {
     }
 
     /// The connection logged in or ended: no longer pending.
-    fn leave_pending(&self, id: u64) {
+    pub(crate) fn leave_pending(&self, id: u64) {
         self.pending.lock().unwrap_or_else(|e| e.into_inner()).retain(|p| p.id != id);
     }
 
     /// Takes one logged-in line; false when all `max` are taken.
-    fn take_line(&self, max: usize) -> bool {
+    pub(crate) fn take_line(&self, max: usize) -> bool {
         if self.authed.fetch_add(1, Ordering::SeqCst) >= max {
             self.authed.fetch_sub(1, Ordering::SeqCst);
             return false;
@@ -177,7 +177,7 @@ impl VtyLines {
         true
     }
 
-    fn release_line(&self) {
+    pub(crate) fn release_line(&self) {
         self.authed.fetch_sub(1, Ordering::SeqCst);
     }
 }

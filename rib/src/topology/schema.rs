@@ -58,6 +58,9 @@ pub struct ShellConfig {
     /// Telnet listen address.
     #[serde(default = "default_telnet")]
     pub telnet: String,
+    /// SSH listen address; `"off"` disables the SSH front end.
+    #[serde(default = "default_ssh")]
+    pub ssh: String,
     /// Idle timeout of a session in seconds (IOS `exec-timeout`), 0 = never.
     #[serde(default = "default_exec_timeout")]
     pub exec_timeout_secs: u64,
@@ -66,13 +69,20 @@ pub struct ShellConfig {
 fn default_telnet() -> String {
     "127.0.0.1:2323".to_string()
 }
+fn default_ssh() -> String {
+    "127.0.0.1:2222".to_string()
+}
 fn default_exec_timeout() -> u64 {
     600
 }
 
 impl Default for ShellConfig {
     fn default() -> Self {
-        ShellConfig { telnet: default_telnet(), exec_timeout_secs: default_exec_timeout() }
+        ShellConfig {
+            telnet: default_telnet(),
+            ssh: default_ssh(),
+            exec_timeout_secs: default_exec_timeout(),
+        }
     }
 }
 

@@ -68,6 +68,17 @@ pub fn commands() -> Vec<CommandDef<Handler>> {
             privilege: 1,
             handler: terminal_length,
         },
+        // Accepted as IOS does (Netmiko sends `terminal width 511`); output is not wrapped.
+        CommandDef {
+            modes: EXEC,
+            path: &[
+                ("terminal", "Set terminal line parameters"),
+                ("width", "Set width of the display terminal"),
+                ("w:<0-512>", "Number of characters on a screen line"),
+            ],
+            privilege: 1,
+            handler: terminal_width,
+        },
         CommandDef {
             modes: EXEC,
             path: &[
@@ -167,6 +178,11 @@ fn terminal_length(ex: &mut Exec<'_>, args: &Args) -> CmdResult {
     }
     let n = args.get("n").and_then(|n| n.parse().ok()).unwrap_or(24);
     ex.s.term_length = Some(n);
+    Ok(())
+}
+
+/// `terminal width N`: accepted; vnswitch does not wrap its output.
+fn terminal_width(_: &mut Exec<'_>, _: &Args) -> CmdResult {
     Ok(())
 }
 
