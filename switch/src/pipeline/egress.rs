@@ -1,6 +1,6 @@
 //! Stage 6, egress: transmits frames grouped by egress port (one `tx_burst` per port per
-//! batch), hands probe answers to the shell's probe in flight they answer and uplink ARP to the control
-//! plane's ARP queue, returns dropped frames to the free list, and counts everything: per
+//! batch), hands probe answers to the shell's probe in flight they answer, management packets
+//! to their tenant's management queue and uplink ARP to the control plane's ARP queue, returns dropped frames to the free list, and counts everything: per
 //! port tx, per tenant tx, per drop reason, per priority class.
 //!
 //! Priority under congestion: the frames of one port in one batch go to its transmit ring in
@@ -58,6 +58,21 @@ pub fn run<P: Ports>(
                     DropReason::PuntNotProbe
                 }
                 None => DropReason::PuntQueueFull,
+            },
+            Verdict::PuntMgmt => match punt {
+                Some(q) => {
+                    let m = &batch.meta[i];
+                    match q.punt_mgmt(m.tenant, ports.data(&batch.desc[i]), m.l3_off as usize) {
+                        Ok(()) => {
+                            counters.mgmt_punted += 1;
+                            recycle[n_recycle] = batch.desc[i];
+                            n_recycle += 1;
+                            continue;
+                        }
+                        Err(r) => r,
+                    }
+                }
+                None => DropReason::MgmtQueueFull,
             },
             Verdict::PuntArp => match (punt, batch.ingress) {
                 (Some(q), Ingress::Port(port)) => {
