@@ -57,6 +57,17 @@ pub struct RunArgs {
     /// Prometheus/OpenMetrics endpoint (`GET /metrics`) address; `off` disables it.
     #[arg(long, default_value = "127.0.0.1:9464")]
     pub metrics: String,
+    /// In-band management: telnet (and SSH/SNMP when wired) to a logical router's address
+    /// from inside the tenant network.
+    #[arg(long, value_enum, default_value = "on")]
+    pub inband: OnOff,
+}
+
+/// A switch of the command line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum OnOff {
+    On,
+    Off,
 }
 
 fn parse_xdp_mode(s: &str) -> Result<XdpMode, String> {
@@ -151,6 +162,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         args.ports,
         args.worker_sched,
         links,
+        args.inband == OnOff::On,
     )?;
 
     let telnet_addr = args.telnet.clone().unwrap_or_else(|| topo.file.shell.telnet.clone());
@@ -237,11 +249,18 @@ mod workers {
         kind: PortsKind,
         sched: switch::worker::WorkerSched,
         links: Arc<switch::port::LinkBoard>,
+        inband: bool,
     ) -> Result<Workers> {
         let port_names: Vec<String> = topo.ports.iter().map(|p| p.name.clone()).collect();
         let mut consumers = Vec::new();
         let mut handles = Vec::new();
-        let punt = switch::punt::PuntQueues::new(switch::punt::QUEUE_CAPACITY);
+        let punt = if inband {
+            use switch::mgmt::{MgmtQueues, MGMT_INJECT_SLOTS, MGMT_SLOTS_PER_TENANT};
+            let mgmt = MgmtQueues::new(topo.tenants.len(), MGMT_SLOTS_PER_TENANT, MGMT_INJECT_SLOTS);
+            switch::punt::PuntQueues::with_mgmt(switch::punt::QUEUE_CAPACITY, mgmt)
+        } else {
+            switch::punt::PuntQueues::new(switch::punt::QUEUE_CAPACITY)
+        };
         let worker_stop = Arc::new(AtomicBool::new(false));
         let capture = Arc::new(switch::capture::Capture::new(switch::capture::DEFAULT_RING_FRAMES));
         let mut flow_consumers = Vec::new();
@@ -393,6 +412,7 @@ mod workers {
             s.push_str(&format!("tx_packets {}\n", t.tx_packets()));
             s.push_str(&format!("drops_total {}\n", t.total_drops()));
             s.push_str(&format!("encapsulated {}\ndecapsulated {}\n", t.encapsulated, t.decapsulated));
+            s.push_str(&format!("mgmt_punted {}\nmgmt_injected {}\n", t.mgmt_punted, t.mgmt_injected));
             for (reason, n) in self.reader.drops() {
                 s.push_str(&format!("drop {reason} {n}\n"));
             }
@@ -476,6 +496,8 @@ mod workers {
                     batch_size: 64,
                     cycles_per_packet: w.counters.cycles_per_packet(),
                     busy_percent: w.counters.busy_percent(),
+                    mgmt_punted: w.counters.mgmt_punted,
+                    mgmt_injected: w.counters.mgmt_injected,
                 })
                 .collect()
         }
@@ -593,10 +615,15 @@ mod front {
 
     pub struct Front {
         telnet: Option<shell::TelnetServer>,
+        /// In-band management (telnet to router addresses), when on.
+        inband: Option<inband::Inband>,
     }
 
     impl Drop for Front {
         fn drop(&mut self) {
+            if let Some(mut i) = self.inband.take() {
+                i.stop();
+            }
             if let Some(t) = self.telnet.take() {
                 t.stop();
             }
@@ -629,6 +656,18 @@ mod front {
         let server = shell::spawn_telnet(ctx.clone(), telnet)
             .with_context(|| format!("telnet listener on {telnet}"))?;
         eprintln!("telnet: listening on {}", server.local_addr());
+        let inband = if args.inband == OnOff::On {
+            // The SSH and SNMP front ends plug in here (None: port 22 resets, 161 unanswered).
+            let ssh: Option<inband::SshHook> = None;
+            let udp: Option<inband::UdpHook> = None;
+            let topo = rib.topology();
+            let plane = inband::start(ctx.clone(), &topo, workers.punt.clone(), ssh, udp, Default::default())
+                .map_err(|e| anyhow!("in-band management: {e}"))?;
+            eprintln!("in-band: telnet on every logical router address (port 23)");
+            Some(plane)
+        } else {
+            None
+        };
         if console {
             std::thread::Builder::new()
                 .name("vns-console".into())
@@ -643,6 +682,6 @@ mod front {
                 })
                 .context("spawning the console")?;
         }
-        Ok(Front { telnet: Some(server) })
+        Ok(Front { telnet: Some(server), inband })
     }
 }

@@ -179,6 +179,18 @@ pub fn render(c: &WorkerCounters, names: &Names) -> String {
     reg.register("class_tx_packets", "Frames of the priority class transmitted", ctx);
     reg.register("class_tx_bytes", "Bytes of the priority class transmitted", ctxb);
     reg.register("class_tx_dropped", "Frames of the priority class refused by a full ring", cdrop);
+    for (name, help, v) in [
+        (
+            "mgmt_punted",
+            "In-band management packets (TCP 23/22, UDP 161 to a router address) punted",
+            c.mgmt_punted,
+        ),
+        ("mgmt_injected", "Packets of the in-band management stacks routed by the workers", c.mgmt_injected),
+    ] {
+        let counter: Counter = Counter::default();
+        counter.inc_by(v);
+        reg.register(name, help, counter);
+    }
     let redirected: Counter = Counter::default();
     redirected.inc_by(c.redirected);
     reg.register("redirected", "Frames an ip redirect sent to another host", redirected);
@@ -201,6 +213,8 @@ mod tests {
         c.drops[DropReason::Shaped.index()] = 7;
         c.classes[2].tx_dropped = 3;
         c.redirected = 5;
+        c.mgmt_punted = 9;
+        c.drops[DropReason::MgmtRateLimited.index()] = 4;
         let names = Names { ports: vec!["a".into(), "h".into()], tenants: vec!["z".into()] };
         let text = render(&c, &names);
         assert!(text.contains("# TYPE vnswitch_port_tx_packets counter\n"), "{text}");
@@ -210,6 +224,8 @@ mod tests {
         assert!(text.contains("vnswitch_drops_total{reason=\"shaped\"} 7\n"), "{text}");
         assert!(text.contains("vnswitch_class_tx_dropped_total{class=\"silver\"} 3\n"), "{text}");
         assert!(text.contains("vnswitch_redirected_total 5\n"), "{text}");
+        assert!(text.contains("vnswitch_mgmt_punted_total 9\n"), "{text}");
+        assert!(text.contains("vnswitch_drops_total{reason=\"mgmt_rate_limited\"} 4\n"), "{text}");
         assert!(text.ends_with("# EOF\n"));
     }
 }
