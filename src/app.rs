@@ -240,7 +240,9 @@ mod workers {
         last_write: std::cell::Cell<Option<std::time::Instant>>,
     }
 
-    /// Starts one pinned worker per port set (AF_XDP) or per core (in-memory ports).
+    /// Starts one pinned worker per port set (AF_XDP) or per core (in-memory ports); with
+    /// `inband`, the punt queues carry the in-band management queues of every tenant.
+    #[allow(clippy::too_many_arguments)]
     pub fn spawn(
         topo: &Topology,
         fib: Arc<rib::FibCell>,

@@ -220,10 +220,12 @@ impl MgmtQueues {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 #[path = "mgmt_tests.rs"]
 mod worker_tests;
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
