@@ -147,3 +147,30 @@ fn injected_packets_are_routed_in_their_routers_table() {
     assert!(drain(&q, Z).is_empty());
     assert_eq!(w.ports().free_frames(), 256);
 }
+
+#[test]
+fn a_remote_hosts_telnet_over_vxlan_is_punted_and_the_answer_goes_back_encapsulated() {
+    let fib = Arc::new(FibCell::new(Arc::new(substrate_fib(None))));
+    let (publisher, _consumer) = channel(0, 8);
+    let stop = Arc::new(AtomicBool::new(false));
+    let q = PuntQueues::with_mgmt(8, MgmtQueues::new(2, 8, 16));
+    let mut w =
+        Worker::new(WorkerConfig::new(0), MemPorts::new(4, 256), fib, publisher, Some(q.clone()), stop);
+    // R (10.9.1.1, on the peer node) opens telnet to its gateway J2 (10.9.1.254).
+    let inner = tcp_syn_frame(MAC_R, MAC_J2, IP_R, IP_J2, 64, 40000, 23, 1);
+    let outer = vxlan_frame(MAC_PEER, MAC_UP, IP_PEER, IP_VTEP, 7, 50000, 4789, 5001, &inner);
+    w.ports_mut().inject(PORT_UP, &outer).unwrap();
+    w.poll_once(Instant::now());
+    assert_eq!(drain(&q, Z), vec![inner[14..].to_vec()]);
+    assert_eq!(w.counters().mgmt_punted, 1);
+    // J's stack answers from J2: encapsulated on the tunnel to the peer node, inner frame
+    // from J2's MAC to R's with the packet as sent (J does not count as a hop).
+    let answer = tcp_syn_frame(MacAddr::ZERO, MacAddr::ZERO, IP_J2, IP_R, 64, 23, 40000, 9);
+    mgmt(&q).send(ROUTER_J, &answer[14..]).unwrap();
+    w.poll_once(Instant::now());
+    let sent = w.ports_mut().take_tx(PORT_UP);
+    assert_eq!(sent.len(), 1);
+    let expected_inner = tcp_syn_frame(MAC_J2, MAC_R, IP_J2, IP_R, 64, 23, 40000, 9);
+    assert_eq!(&sent[0][14 + 20 + 8 + 8..], &expected_inner[..], "inner frame after Ethernet/IP/UDP/VXLAN");
+    assert_eq!(&sent[0][30..34], &IP_PEER.octets(), "outer destination: the peer VTEP");
+}
