@@ -86,3 +86,39 @@ fn another_tenants_user_is_refused_at_login_and_the_refusal_is_logged() {
     let log = m.execute("show logging").text;
     assert!(log.contains("LOGIN_REFUSED") && log.contains("not allowed on router J"), "{log}");
 }
+
+/// One worker that punted and injected in-band packets and dropped some of a flood.
+struct InbandStats;
+impl shell::StatsSource for InbandStats {
+    fn workers(&self) -> Vec<shell::WorkerStats> {
+        vec![shell::WorkerStats {
+            drops: vec![
+                ("mgmt_rate_limited".into(), 40),
+                ("mgmt_queue_full".into(), 2),
+                ("no_route".into(), 1),
+            ],
+            mgmt_punted: 12,
+            mgmt_injected: 15,
+            ..Default::default()
+        }]
+    }
+    fn ports(&self) -> Vec<shell::PortCounters> {
+        Vec::new()
+    }
+    fn clear(&self) {}
+}
+
+#[test]
+fn show_processes_counts_in_band_packets_and_their_drops() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../topologies/default.ron");
+    let topo = rib::topology::load(&path).unwrap();
+    let ctx = Arc::new(ShellContext::new(RibHandle::spawn(topo).unwrap()).with_stats(Arc::new(InbandStats)));
+    let mut m = Session::new(ctx, "vty 0", "127.0.0.1:4000");
+    assert_eq!(m.login("admin", "vnswitch"), LoginResult::Ok);
+    let p = m.execute("show processes").text;
+    assert!(
+        p.contains("  worker-0 drops: 43 (mgmt_rate_limited 40, mgmt_queue_full 2, no_route 1)\n"),
+        "{p}"
+    );
+    assert!(p.ends_with("In-band management: 12 packets punted, 15 injected, 42 dropped\n"), "{p}");
+}
