@@ -174,3 +174,19 @@ fn a_remote_hosts_telnet_over_vxlan_is_punted_and_the_answer_goes_back_encapsula
     assert_eq!(&sent[0][14 + 20 + 8 + 8..], &expected_inner[..], "inner frame after Ethernet/IP/UDP/VXLAN");
     assert_eq!(&sent[0][30..34], &IP_PEER.octets(), "outer destination: the peer VTEP");
 }
+
+#[test]
+fn without_management_queues_management_ports_behave_as_before() {
+    let fib = Arc::new(FibCell::new(Arc::new(default_fib())));
+    let (publisher, _consumer) = channel(0, 8);
+    let stop = Arc::new(AtomicBool::new(false));
+    let q = PuntQueues::new(8);
+    let mut w = Worker::new(WorkerConfig::new(0), MemPorts::new(3, 256), fib, publisher, Some(q), stop);
+    w.ports_mut().inject(PORT_A, &tcp_syn_frame(MAC_A, MAC_J0, IP_A, IP_J0, 64, 40000, 23, 1)).unwrap();
+    w.ports_mut().inject(PORT_A, &udp_frame(MAC_A, MAC_J0, IP_A, IP_J0, 64, 40000, 161, b"x")).unwrap();
+    w.poll_once(Instant::now());
+    let c = w.counters();
+    assert_eq!((c.mgmt_punted, c.drop_count(DropReason::LocalUnsupported)), (0, 2));
+    assert_eq!(c.drop_count(DropReason::MgmtQueueFull), 0);
+    assert_eq!(w.ports_mut().take_tx(PORT_A).len(), 1, "UDP 161 gets port unreachable as before");
+}

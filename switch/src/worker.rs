@@ -159,6 +159,8 @@ impl<P: Ports> Worker<P> {
     ) -> Self {
         publisher.set_core(config.core);
         let sleep = config.idle_sleep_min;
+        let mut pipeline = Pipeline::new();
+        pipeline.mgmt_enabled = punt.as_ref().is_some_and(|p| p.mgmt.is_some());
         Worker {
             config,
             ports,
@@ -166,7 +168,7 @@ impl<P: Ports> Worker<P> {
             publisher,
             punt,
             stop,
-            pipeline: Pipeline::new(),
+            pipeline,
             counters: WorkerCounters::ZERO,
             batch: Batch::new(Ingress::Port(PortId(0))),
             idle_rounds: 0,

@@ -428,7 +428,8 @@ impl<B: FrameBuf> Frame<'_, B> {
     /// remote host; never a packet the management side injected itself): TCP to port 23/22
     /// or UDP to port 161, first fragment.
     fn is_mgmt(&self) -> bool {
-        if !matches!(self.ctx, IngressCtx::Access { .. } | IngressCtx::Remote { .. }) {
+        if !self.pl.mgmt_enabled || !matches!(self.ctx, IngressCtx::Access { .. } | IngressCtx::Remote { .. })
+        {
             return false;
         }
         let off = self.m.l3_off as usize;

@@ -285,6 +285,10 @@ pub struct Pipeline {
     mgmt_tenants: Vec<TokenBucket>,
     /// Per-tenant management punt rate limit (default 1000 packets/s, burst 200).
     mgmt_template: TokenBucket,
+    /// Whether management traffic is punted at all (the punt queues carry management
+    /// queues); when false, TCP 23/22 and UDP 161 to a router address are treated like any
+    /// other traffic to it.
+    pub mgmt_enabled: bool,
     /// IP identification of generated packets.
     pub(crate) ip_ident: u16,
     /// Token buckets of the port and tenant shapers (boxed: a few KiB, allocated once).
@@ -302,6 +306,7 @@ impl Clone for Pipeline {
             icmp_template: self.icmp_template,
             mgmt_tenants: self.mgmt_tenants.clone(),
             mgmt_template: self.mgmt_template,
+            mgmt_enabled: self.mgmt_enabled,
             ip_ident: self.ip_ident,
             shapers: self.shapers.clone(),
             shape_queues: None,
@@ -335,6 +340,7 @@ impl Pipeline {
             icmp_template: limit,
             mgmt_tenants: Vec::new(),
             mgmt_template: TokenBucket::new(1000, 200),
+            mgmt_enabled: false,
             ip_ident: 0,
             shapers: Box::default(),
             shape_queues: None,
