@@ -502,7 +502,9 @@ fn service_tcp(
                     scope.router,
                     slot.index
                 ),
-                peer: peer.to_string(),
+                // Tenants' addresses overlap: the peer names its tenant (`10.0.0.10%z:40312`)
+                // so the login throttle and the audit log tell z's 10.0.0.10 from y's.
+                peer: format!("{}%{}:{}", peer.ip(), scope.tenant, peer.port()),
                 telnet: slot.port == TELNET_PORT,
                 scope: Some(scope),
             };
