@@ -666,13 +666,6 @@ mod front {
             let plane = inband::start(ctx.clone(), &topo, workers.punt.clone(), ssh, udp, Default::default())
                 .map_err(|e| anyhow!("in-band management: {e}"))?;
             eprintln!("in-band: telnet on every logical router address (port 23)");
-            let skipped = plane.counters.addresses_skipped.load(Ordering::Relaxed);
-            if skipped > 0 {
-                eprintln!(
-                    "in-band: {skipped} router address(es) not served (more than {} in one tenant)",
-                    inband::MAX_ADDRESSES_PER_TENANT
-                );
-            }
             Some(plane)
         } else {
             None

@@ -50,8 +50,10 @@ pub type SshHook = Arc<dyn Fn(Box<dyn VtyStream>, VtyOptions) + Send + Sync>;
 /// agent. Runs on the management thread: it must be quick.
 pub type UdpHook = Arc<dyn Fn(&[u8], SocketAddr, &RouterScope) -> Option<Vec<u8>> + Send + Sync>;
 
-/// Most addresses one tenant interface holds (smoltcp's `iface-max-addr-count-8`).
-pub const MAX_ADDRESSES_PER_TENANT: usize = 8;
+/// Addresses a tenant interface holds as its own (smoltcp's `iface-max-addr-count-8`); a
+/// tenant with more is served through smoltcp's AnyIP mode (every address routed to the
+/// interface is accepted; sockets still listen on each router address).
+pub const IFACE_ADDRESSES: usize = 8;
 /// Telnet.
 pub const TELNET_PORT: u16 = 23;
 /// SSH.
@@ -101,8 +103,6 @@ pub struct InbandCounters {
     pub sessions: AtomicU64,
     /// UDP datagrams given to the UDP hook.
     pub udp_requests: AtomicU64,
-    /// Addresses not served because a tenant has more than [`MAX_ADDRESSES_PER_TENANT`].
-    pub addresses_skipped: AtomicU64,
 }
 
 /// The running management plane; stops (and joins its thread) on drop.
@@ -146,7 +146,7 @@ struct Address {
 }
 
 /// The router addresses of every tenant, from the topology (index = tenant id).
-fn tenant_addresses(topo: &Topology, counters: &InbandCounters) -> Vec<Vec<Address>> {
+fn tenant_addresses(topo: &Topology) -> Vec<Vec<Address>> {
     topo.tenants
         .iter()
         .map(|t| {
@@ -155,10 +155,6 @@ fn tenant_addresses(topo: &Topology, counters: &InbandCounters) -> Vec<Vec<Addre
                 let r = topo.router(*rid);
                 for i in &r.interfaces {
                     if out.iter().any(|a| a.addr == i.address) {
-                        continue;
-                    }
-                    if out.len() >= MAX_ADDRESSES_PER_TENANT {
-                        counters.addresses_skipped.fetch_add(1, Ordering::Relaxed);
                         continue;
                     }
                     out.push(Address {
@@ -186,7 +182,7 @@ pub fn start(
         return Err(InbandError::NoQueues);
     }
     let counters = Arc::new(InbandCounters::default());
-    let addresses = tenant_addresses(topo, &counters);
+    let addresses = tenant_addresses(topo);
     let stop = Arc::new(AtomicBool::new(false));
     let hooks = Hooks { ctx, ssh, udp, stop: stop.clone(), counters: counters.clone() };
     let thread = std::thread::Builder::new().name("vns-inband".into()).spawn(move || {
@@ -337,13 +333,19 @@ impl<'q> Plane<'q> {
             let mut dev = QueueDevice { queues: mq, tenant: id, routers: &routers };
             let mut iface = Interface::new(Config::new(HardwareAddress::Ip), &mut dev, now());
             iface.update_ip_addrs(|ips| {
-                for a in &addrs {
+                for a in addrs.iter().take(IFACE_ADDRESSES) {
                     let _ = ips.push(IpCidr::new(IpAddress::Ipv4(v4(a.addr)), 32));
                 }
             });
             // Every destination is reached through the workers: any address will do as the
             // "gateway" of a medium-IP interface.
             let _ = iface.routes_mut().add_default_ipv4_route(v4(addrs[0].addr));
+            // More addresses than the interface holds: accept every unicast destination (the
+            // workers punt only this tenant's router addresses; the default route points at
+            // one of ours, which is AnyIP's condition).
+            if addrs.len() > IFACE_ADDRESSES {
+                iface.set_any_ip(true);
+            }
             let mut sockets = SocketSet::new(Vec::new());
             let mut tcp_slots = Vec::new();
             let mut ports = vec![TELNET_PORT];

@@ -267,3 +267,38 @@ fn failed_logins_from_one_tenants_host_do_not_block_the_same_address_in_another_
     login(q, &mut yc, "y-ops", "y-ops");
     wait_for(q, &mut yc, "Y#");
 }
+
+#[test]
+fn a_tenant_with_more_addresses_than_an_interface_holds_is_served_on_all_of_them() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../topologies/default.ron");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let j1 =
+        r#"(name: "Gi0/1", address: "192.168.100.1", subnet: "192.168.100.0/30", mac: "00:01:42:09:88:74"),"#;
+    let more: String = (2..12)
+        .map(|i| {
+            format!(
+                "\n(name: \"Gi0/{i}\", address: \"10.50.{i}.1\", subnet: \"10.50.{i}.0/24\", mac: \"00:01:42:09:99:{i:02x}\"),"
+            )
+        })
+        .collect();
+    assert!(text.contains(j1));
+    let subnets = r#"subnets: ["10.0.0.0/24", "10.1.5.0/24", "192.168.100.0/30"],"#;
+    assert!(text.contains(subnets));
+    let text = text
+        .replace(j1, &format!("{j1}{more}"))
+        .replace(subnets, r#"subnets: ["10.0.0.0/24", "10.1.5.0/24", "192.168.100.0/30", "10.50.0.0/16"],"#);
+    let topo = rib::topology::parse(&text, &path).unwrap();
+    let ctx = Arc::new(ShellContext::new(RibHandle::spawn(topo.clone()).unwrap()));
+    let queues = PuntQueues::with_mgmt(8, MgmtQueues::new(topo.tenants.len(), 64, 256));
+    let _inband = start(ctx, &topo, queues.clone(), None, None, InbandConfig::default()).unwrap();
+    let q = queues.mgmt.as_ref().unwrap();
+    let (z, j) = router_id(&topo, "J");
+    // J's 12th address and L's (the 14th of tenant z) both answer, each as its own router.
+    let mut cj = Client::connect(z, j, Ipv4Addr::new(10, 50, 11, 1), TELNET_PORT, 44000);
+    login(q, &mut cj, "z-ops", "z-ops");
+    wait_for(q, &mut cj, "J#");
+    let (_, l) = router_id(&topo, "L");
+    let mut cl = Client::connect(z, l, Ipv4Addr::new(10, 1, 5, 1), TELNET_PORT, 44001);
+    login(q, &mut cl, "z-ops", "z-ops");
+    wait_for(q, &mut cl, "L#");
+}
