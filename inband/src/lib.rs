@@ -6,7 +6,7 @@
 //! [`Interface`] (`Medium::Ip`) per tenant over a [`phy::Device`](smoltcp::phy::Device) that
 //! reads that queue and writes the inject queue, which the workers route as sent by the
 //! router that owns the packet's source address. Each tenant interface holds that tenant's
-//! router addresses (as /32s) and a bounded pool of listening TCP sockets per (address, port)
+//! router addresses (as /32s; past [`IFACE_ADDRESSES`] through smoltcp's AnyIP) and a bounded pool of listening TCP sockets per (address, port)
 //! ([`InbandConfig::listeners`] each on 23, and on 22 when an SSH hook is set); a socket whose
 //! connection ended listens again. SYNs beyond the pool are answered with a reset by smoltcp,
 //! and a SYN flood costs the workers only the punt (bounded by the per-tenant queue and rate
