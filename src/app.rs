@@ -68,6 +68,17 @@ pub struct RunArgs {
     /// SNMP v2c agent UDP address (default: the topology's `snmp.listen`); `off` disables it.
     #[arg(long)]
     pub snmp: Option<String>,
+    /// In-band management: telnet (and SSH/SNMP when wired) to a logical router's address
+    /// from inside the tenant network.
+    #[arg(long, value_enum, default_value = "on")]
+    pub inband: OnOff,
+}
+
+/// A switch of the command line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum OnOff {
+    On,
+    Off,
 }
 
 fn parse_xdp_mode(s: &str) -> Result<XdpMode, String> {
@@ -173,6 +184,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         args.ports,
         args.worker_sched,
         links,
+        args.inband == OnOff::On,
     )?;
 
     let telnet_addr = args.telnet.clone().unwrap_or_else(|| topo.file.shell.telnet.clone());
@@ -267,7 +279,9 @@ mod workers {
         last_write: std::cell::Cell<Option<std::time::Instant>>,
     }
 
-    /// Starts one pinned worker per port set (AF_XDP) or per core (in-memory ports).
+    /// Starts one pinned worker per port set (AF_XDP) or per core (in-memory ports); with
+    /// `inband`, the punt queues carry the in-band management queues of every tenant.
+    #[allow(clippy::too_many_arguments)]
     pub fn spawn(
         topo: &Topology,
         fib: Arc<rib::FibCell>,
@@ -276,11 +290,18 @@ mod workers {
         kind: PortsKind,
         sched: switch::worker::WorkerSched,
         links: Arc<switch::port::LinkBoard>,
+        inband: bool,
     ) -> Result<Workers> {
         let port_names: Vec<String> = topo.ports.iter().map(|p| p.name.clone()).collect();
         let mut consumers = Vec::new();
         let mut handles = Vec::new();
-        let punt = switch::punt::PuntQueues::new(switch::punt::QUEUE_CAPACITY);
+        let punt = if inband {
+            use switch::mgmt::{MgmtQueues, MGMT_INJECT_SLOTS, MGMT_SLOTS_PER_TENANT};
+            let mgmt = MgmtQueues::new(topo.tenants.len(), MGMT_SLOTS_PER_TENANT, MGMT_INJECT_SLOTS);
+            switch::punt::PuntQueues::with_mgmt(switch::punt::QUEUE_CAPACITY, mgmt)
+        } else {
+            switch::punt::PuntQueues::new(switch::punt::QUEUE_CAPACITY)
+        };
         let worker_stop = Arc::new(AtomicBool::new(false));
         let capture = Arc::new(switch::capture::Capture::new(switch::capture::DEFAULT_RING_FRAMES));
         let mut flow_consumers = Vec::new();
@@ -445,6 +466,7 @@ mod workers {
             s.push_str(&format!("tx_packets {}\n", t.tx_packets()));
             s.push_str(&format!("drops_total {}\n", t.total_drops()));
             s.push_str(&format!("encapsulated {}\ndecapsulated {}\n", t.encapsulated, t.decapsulated));
+            s.push_str(&format!("mgmt_punted {}\nmgmt_injected {}\n", t.mgmt_punted, t.mgmt_injected));
             for (reason, n) in self.reader.drops() {
                 s.push_str(&format!("drop {reason} {n}\n"));
             }
@@ -534,6 +556,8 @@ mod workers {
                     batch_size: 64,
                     cycles_per_packet: w.counters.cycles_per_packet(),
                     busy_percent: w.counters.busy_percent(),
+                    mgmt_punted: w.counters.mgmt_punted,
+                    mgmt_injected: w.counters.mgmt_injected,
                 })
                 .collect()
         }
@@ -662,10 +686,15 @@ mod front {
         telnet: Option<shell::TelnetServer>,
         snmp: Option<shell::SnmpServer>,
         ssh: Option<shell::ssh::SshServer>,
+        /// In-band management (telnet to router addresses), when on.
+        inband: Option<inband::Inband>,
     }
 
     impl Drop for Front {
         fn drop(&mut self) {
+            if let Some(mut i) = self.inband.take() {
+                i.stop();
+            }
             if let Some(t) = self.telnet.take() {
                 t.stop();
             }
@@ -754,6 +783,34 @@ mod front {
             .flatten();
         let ssh_addr = args.ssh.clone().unwrap_or_else(|| rib.topology().file.shell.ssh.clone());
         let ssh = start_ssh(&ctx, &ssh_addr, args)?;
+        let inband = if args.inband == OnOff::On {
+            // In-band SSH runs the management SSH server's protocol over the smoltcp stream;
+            // in-band SNMP answers with the router's view (the tenant's community only).
+            let ssh: Option<inband::SshHook> = ssh.as_ref().map(|s| {
+                let server = s.handle();
+                let hook: inband::SshHook = Arc::new(move |stream, opts| server.serve_stream(stream, opts));
+                hook
+            });
+            let snmp_ctx = ctx.clone();
+            let udp: Option<inband::UdpHook> = Some(Arc::new(
+                move |req: &[u8], from: std::net::SocketAddr, scope: &shell::vty::RouterScope| {
+                    let scope = shell::snmp::SnmpScope::Router {
+                        tenant: scope.tenant.clone(),
+                        router: scope.router.clone(),
+                    };
+                    shell::snmp::handle_request(&snmp_ctx, req, &from.ip().to_string(), &scope)
+                },
+            ));
+            let topo = rib.topology();
+            let plane = inband::start(ctx.clone(), &topo, workers.punt.clone(), ssh, udp, Default::default())
+                .map_err(|e| anyhow!("in-band management: {e}"))?;
+            eprintln!(
+                "in-band: telnet, SSH and SNMP on every logical router address (ports 23, 22, udp 161)"
+            );
+            Some(plane)
+        } else {
+            None
+        };
         if console {
             std::thread::Builder::new()
                 .name("vns-console".into())
@@ -768,6 +825,6 @@ mod front {
                 })
                 .context("spawning the console")?;
         }
-        Ok(Front { telnet: Some(server), snmp, ssh })
+        Ok(Front { telnet: Some(server), snmp, ssh, inband })
     }
 }

@@ -216,6 +216,18 @@ pub fn render(c: &WorkerCounters, names: &Names) -> String {
         "Deepest one port's queue of the priority class has been, in frames",
         chigh,
     );
+    for (name, help, v) in [
+        (
+            "mgmt_punted",
+            "In-band management packets (TCP 23/22, UDP 161 to a router address) punted",
+            c.mgmt_punted,
+        ),
+        ("mgmt_injected", "Packets of the in-band management stacks routed by the workers", c.mgmt_injected),
+    ] {
+        let counter: Counter = Counter::default();
+        counter.inc_by(v);
+        reg.register(name, help, counter);
+    }
     let redirected: Counter = Counter::default();
     redirected.inc_by(c.redirected);
     reg.register("redirected", "Frames an ip redirect sent to another host", redirected);
@@ -242,6 +254,8 @@ mod tests {
         c.classes[0].queue_high_water = 17;
         c.tenant_shape[0].drop_packets = 2;
         c.redirected = 5;
+        c.mgmt_punted = 9;
+        c.drops[DropReason::MgmtRateLimited.index()] = 4;
         let names = Names { ports: vec!["a".into(), "h".into()], tenants: vec!["z".into()] };
         let text = render(&c, &names);
         assert!(text.contains("# TYPE vnswitch_port_tx_packets counter\n"), "{text}");
@@ -256,6 +270,8 @@ mod tests {
         assert!(text.contains("vnswitch_class_queue_high_water{class=\"platinum\"} 17\n"), "{text}");
         assert!(text.contains("vnswitch_tenant_shape_drop_packets_total{tenant=\"z\"} 2\n"), "{text}");
         assert!(text.contains("vnswitch_redirected_total 5\n"), "{text}");
+        assert!(text.contains("vnswitch_mgmt_punted_total 9\n"), "{text}");
+        assert!(text.contains("vnswitch_drops_total{reason=\"mgmt_rate_limited\"} 4\n"), "{text}");
         assert!(text.ends_with("# EOF\n"));
     }
 }

@@ -93,6 +93,10 @@ fn login_plain(session: &mut Session, input: &mut impl BufRead, out: &mut impl W
                 std::thread::sleep(delay);
                 write!(out, "% Login invalid\n\n")?;
             }
+            LoginResult::Denied { message } => {
+                writeln!(out, "{message}")?;
+                return Ok(false);
+            }
         }
     }
     writeln!(out, "% Bad passwords")?;
@@ -144,6 +148,10 @@ fn run_tty(mut session: Session) -> io::Result<()> {
                 LoginResult::Failed { delay } => {
                     std::thread::sleep(delay);
                     println!("% Login invalid\n");
+                }
+                LoginResult::Denied { message } => {
+                    println!("{message}");
+                    return Ok(());
                 }
             }
         }

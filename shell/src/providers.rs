@@ -29,6 +29,9 @@ pub struct WorkerStats {
     pub cycles_per_packet: f64,
     /// Share of polls that found work, 0..=100.
     pub busy_percent: f64,
+    /// In-band management packets punted to the management stacks / injected from them.
+    pub mgmt_punted: u64,
+    pub mgmt_injected: u64,
 }
 
 /// Counters of one port.

@@ -1,5 +1,8 @@
 //! One operator session, independent of the front end: login, mode, privilege, tenant scope,
-//! and the text in/text out of each command line (parse, run, filter). The console and the
+//! and the text in/text out of each command line (parse, run, filter). An in-band session
+//! ([`SessionState::scope`]) is confined to the logical router it was opened on: only users
+//! of that router's tenant may log in, every user (an administrator too) sees only that
+//! tenant, the prompt is the router's name and `show ip route` shows that router's table. The console and the
 //! telnet server both drive a [`Session`]; paging and editing belong to the front ends.
 
 use crate::commands::{self, CmdError, Exec, Handler};
@@ -98,6 +101,8 @@ pub struct SessionState {
     pub login_time: Instant,
     /// Registry id (for `show users`).
     pub registry_id: u64,
+    /// In-band sessions: the logical router the connection arrived on (None elsewhere).
+    pub scope: Option<crate::vty::RouterScope>,
 }
 
 impl SessionState {
@@ -135,6 +140,11 @@ pub struct Output {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum LoginResult {
     Ok,
+    /// Right password, but the user may not log in here (an in-band session on a router of
+    /// a tenant the user does not belong to). The message is for the user; it was audited.
+    Denied {
+        message: String,
+    },
     /// Wrong user or password; wait this long before the next prompt.
     Failed {
         delay: Duration,
@@ -212,6 +222,7 @@ impl Session {
                 closed: false,
                 login_time: Instant::now(),
                 registry_id,
+                scope: None,
             },
         }
     }
@@ -282,6 +293,9 @@ impl Session {
         if throttle.check(password, user.map(|u| u.password_hash.as_str()), dummy_iterations) {
             if let Some(u) = user {
                 throttle.succeed(&host);
+                if let Some(denied) = self.scope_denies(u) {
+                    return denied;
+                }
                 self.become_user(User::from_config(u));
                 return LoginResult::Ok;
             }
@@ -314,8 +328,38 @@ impl Session {
         LoginResult::Failed { delay: outcome.delay }
     }
 
-    /// Starts the session as `user` (after authentication).
-    pub fn become_user(&mut self, user: User) {
+    /// An in-band session refuses (and audits) a user who is neither an administrator nor a
+    /// user of the scope's tenant.
+    fn scope_denies(&self, u: &UserConfig) -> Option<LoginResult> {
+        let scope = self.state.scope.as_ref()?;
+        if u.role == UserRole::Admin || u.tenants.contains(&scope.tenant) {
+            return None;
+        }
+        let source = &self.state.source;
+        self.ctx.audit.log(
+            "SEC_LOGIN",
+            crate::audit::Severity::Warning,
+            "LOGIN_REFUSED",
+            &u.name,
+            source,
+            format!(
+                "Login refused [user: {}] [Source: {source}] [line: {}] [Reason: not allowed on router {} of vrf {}]",
+                u.name, self.state.line, scope.router, scope.tenant
+            ),
+        );
+        Some(LoginResult::Denied {
+            message: format!("% Access denied: user {} is not allowed on router {}", u.name, scope.router),
+        })
+    }
+
+    /// Starts the session as `user` (after authentication). In an in-band session the user
+    /// is confined to the scope's tenant, an administrator too (no substrate, no other
+    /// tenant, no administrator-only command).
+    pub fn become_user(&mut self, mut user: User) {
+        if let Some(scope) = &self.state.scope {
+            user.admin = false;
+            user.tenants = vec![scope.tenant.clone()];
+        }
         self.state.privilege = if user.max_privilege >= 15 { 15 } else { user.max_privilege.max(1) };
         self.state.mode = Mode::Exec;
         self.state.login_time = Instant::now();
@@ -336,7 +380,10 @@ impl Session {
 
     /// The prompt for the current mode: `vnswitch>`, `vnswitch#`, `vnswitch(config)#`, ...
     pub fn prompt(&self) -> String {
-        let host = &self.ctx.hostname;
+        let host = match &self.state.scope {
+            Some(scope) => &scope.router,
+            None => &self.ctx.hostname,
+        };
         let ctx = self.state.routing_context.as_ref().map(|t| format!("%{t}")).unwrap_or_default();
         match self.state.mode {
             Mode::Exec if self.state.privilege >= 15 => format!("{host}{ctx}#"),

@@ -285,16 +285,37 @@ async fn accept_loop(shared: Arc<Shared>, listener: tokio::net::TcpListener) {
 /// thread. The session gets `opts.scope`, `opts.line` and `opts.peer` (`opts.telnet` is
 /// ignored). Output reaches the stream right after input (interactive echo) or within one
 /// `read_some` wait of the stream otherwise.
-pub fn serve_ssh_stream(server: &SshServer, mut stream: Box<dyn VtyStream>, opts: VtyOptions) {
-    let shared = &server.shared;
-    let Some(guard) = shared.admit() else {
-        stream.close_write();
-        return;
-    };
-    let opts = VtyOptions { telnet: false, ..opts };
-    let (ours, theirs) = tokio::io::duplex(64 * 1024);
-    shared.rt.spawn(connection(shared.clone(), ours, opts, guard));
-    bridge(&shared.rt, stream.as_mut(), theirs);
+pub fn serve_ssh_stream(server: &SshServer, stream: Box<dyn VtyStream>, opts: VtyOptions) {
+    server.handle().serve_stream(stream, opts)
+}
+
+/// A cloneable handle on a running [`SshServer`] for front ends that hand it streams from
+/// other threads (the in-band manager); it does not keep the server running.
+#[derive(Clone)]
+pub struct SshHandle {
+    shared: Arc<Shared>,
+}
+
+impl SshServer {
+    /// A handle for [`SshHandle::serve_stream`].
+    pub fn handle(&self) -> SshHandle {
+        SshHandle { shared: self.shared.clone() }
+    }
+}
+
+impl SshHandle {
+    /// [`serve_ssh_stream`] through the handle.
+    pub fn serve_stream(&self, mut stream: Box<dyn VtyStream>, opts: VtyOptions) {
+        let shared = &self.shared;
+        let Some(guard) = shared.admit() else {
+            stream.close_write();
+            return;
+        };
+        let opts = VtyOptions { telnet: false, ..opts };
+        let (ours, theirs) = tokio::io::duplex(64 * 1024);
+        shared.rt.spawn(connection(shared.clone(), ours, opts, guard));
+        bridge(&shared.rt, stream.as_mut(), theirs);
+    }
 }
 
 /// Moves bytes between a blocking [`VtyStream`] and one end of an in-memory pipe whose other
@@ -573,6 +594,12 @@ impl russh::server::Handler for Conn {
                     left.push(MethodKind::Password);
                 }
                 Ok(Auth::Reject { proceed_with_methods: Some(left), partial_success: false })
+            }
+            // Right password, wrong router (in-band, another tenant's user): refused for good
+            // (audited by the login); no method is left, so the client says permission denied.
+            LoginResult::Denied { .. } => {
+                self.failures = LOGIN_ATTEMPTS;
+                Ok(Auth::Reject { proceed_with_methods: Some(MethodSet::empty()), partial_success: false })
             }
         }
     }

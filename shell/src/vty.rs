@@ -73,9 +73,9 @@ pub struct VtyOptions {
 /// A new, not yet logged-in session for a front end. With a scope the session is confined to
 /// that router's tenant (see [`Session::new`] for the unscoped one).
 pub fn new_session(ctx: Arc<ShellContext>, opts: &VtyOptions) -> Session {
-    // Router scoping lands with the in-band manager; until then a scope changes nothing.
-    let _ = &opts.scope;
-    Session::new(ctx, &opts.line, &opts.peer)
+    let mut session = Session::new(ctx, &opts.line, &opts.peer);
+    session.state.scope = opts.scope.clone();
+    session
 }
 
 /// Why a connection ends.
@@ -516,6 +516,10 @@ fn run(conn: &mut Conn, session: &mut Session, deadline: Instant, authed: &mut b
                 LoginResult::Failed { delay } => {
                     std::thread::sleep(delay);
                     conn.write_text("% Login invalid\n\n")?;
+                }
+                LoginResult::Denied { message } => {
+                    conn.write_text(&format!("{message}\n"))?;
+                    return Ok(());
                 }
             }
         }

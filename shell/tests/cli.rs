@@ -41,6 +41,7 @@ fn topology() -> Topology {
     let mut t = rib::topology::load(&default_path()).expect("default topology loads");
     t.file.users.push(user("viewer", "view", UserRole::Admin, &[], 1, CliStyle::Ios));
     t.file.users.push(user("z-junos", "jj", UserRole::Tenant, &["z"], 15, CliStyle::Junos));
+    t.file.users.retain(|u| u.name != "y-ops");
     t.file.users.push(user("y-ops", "yy", UserRole::Tenant, &["y"], 15, CliStyle::Ios));
     let path = t.path.clone();
     let mut t = Topology::from_file(t.file).expect("valid");

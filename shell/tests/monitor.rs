@@ -20,6 +20,7 @@ use switch::testkit::*;
 fn topology() -> Topology {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../topologies/default.ron");
     let mut t = rib::topology::load(&path).expect("default topology loads");
+    t.file.users.retain(|u| u.name != "y-ops");
     t.file.users.push(UserConfig {
         name: "y-ops".into(),
         password_hash: hash_password("yy"),

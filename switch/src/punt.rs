@@ -103,6 +103,8 @@ pub struct PuntQueues {
     pub arp: ArrayQueue<PortFrame>,
     /// Raw frames from the control plane, sent as they are by the next worker that polls.
     pub control_tx: ArrayQueue<PortFrame>,
+    /// In-band management queues (None: management traffic is dropped as `mgmt_queue_full`).
+    pub mgmt: Option<crate::mgmt::MgmtQueues>,
 }
 
 /// Errors of [`PuntQueues::send_raw`].
@@ -129,7 +131,39 @@ impl PuntQueues {
                 .collect(),
             arp: ArrayQueue::new(cap),
             control_tx: ArrayQueue::new(cap),
+            mgmt: None,
         })
+    }
+
+    /// [`PuntQueues::new`] with the in-band management queues `mgmt`.
+    pub fn with_mgmt(capacity: usize, mgmt: crate::mgmt::MgmtQueues) -> Arc<Self> {
+        let mut q = Self::new(capacity);
+        if let Some(inner) = Arc::get_mut(&mut q) {
+            inner.mgmt = Some(mgmt);
+        }
+        q
+    }
+
+    /// Worker (egress): copies the IP packet of `frame` (at `l3_off`, cut to its total
+    /// length: no Ethernet header, no padding) into `tenant`'s management queue. No
+    /// allocation, no lock.
+    pub fn punt_mgmt(
+        &self,
+        tenant: TenantId,
+        frame: &[u8],
+        l3_off: usize,
+    ) -> Result<(), crate::pipeline::DropReason> {
+        use crate::mgmt::MgmtQueueError;
+        use crate::pipeline::DropReason;
+        let Some(q) = &self.mgmt else { return Err(DropReason::MgmtQueueFull) };
+        let ipb = frame.get(l3_off..).ok_or(DropReason::Ipv4Malformed)?;
+        let ip = ipv4::Packet::new_checked(ipb).map_err(|_| DropReason::Ipv4Malformed)?;
+        let len = (ip.total_len() as usize).min(ipb.len());
+        match q.punt(tenant, &ipb[..len]) {
+            Ok(()) => Ok(()),
+            Err(MgmtQueueError::TooBig(_)) => Err(DropReason::MgmtTooBig),
+            Err(MgmtQueueError::Full | MgmtQueueError::NoTenant(_)) => Err(DropReason::MgmtQueueFull),
+        }
     }
 
     /// Control plane: queues `frame` (a whole Ethernet frame) for transmission on `port`.

@@ -192,6 +192,12 @@ pub struct WorkerCounters {
     pub punted: u64,
     /// Probes taken from the inject queue and routed.
     pub injected: u64,
+    /// In-band management packets (TCP 23/22, UDP 161 to a router address) handed to their
+    /// tenant's management queue.
+    pub mgmt_punted: u64,
+    /// Packets from the in-band management stacks taken from the management inject queue
+    /// and routed.
+    pub mgmt_injected: u64,
     /// Frames decapsulated from VXLAN on uplinks (sum of the ports' `decap_packets`).
     pub decapsulated: u64,
     /// Frames encapsulated into VXLAN toward other substrate nodes (sum of the ports'
@@ -236,6 +242,8 @@ impl WorkerCounters {
             icmp_rate_limited: 0,
             punted: 0,
             injected: 0,
+            mgmt_punted: 0,
+            mgmt_injected: 0,
             decapsulated: 0,
             encapsulated: 0,
             arp_punted: 0,
@@ -293,6 +301,8 @@ impl WorkerCounters {
             icmp_rate_limited,
             punted,
             injected,
+            mgmt_punted,
+            mgmt_injected,
             decapsulated,
             encapsulated,
             arp_punted,
@@ -444,6 +454,8 @@ impl WorkerCounters {
             icmp_rate_limited,
             punted,
             injected,
+            mgmt_punted,
+            mgmt_injected,
             decapsulated,
             encapsulated,
             arp_punted,

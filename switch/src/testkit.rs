@@ -399,6 +399,30 @@ pub fn udp_frame(
     out
 }
 
+/// An Ethernet IPv4 TCP segment with the SYN flag (sequence `seq`), built with etherparse.
+#[allow(clippy::too_many_arguments)]
+pub fn tcp_syn_frame(
+    src_mac: MacAddr,
+    dst_mac: MacAddr,
+    src: Ipv4Addr,
+    dst: Ipv4Addr,
+    ttl: u8,
+    sport: u16,
+    dport: u16,
+    seq: u32,
+) -> Vec<u8> {
+    let mut out = Vec::new();
+    let res = etherparse::PacketBuilder::ethernet2(src_mac.0, dst_mac.0)
+        .ipv4(src.octets(), dst.octets(), ttl)
+        .tcp(sport, dport, seq, 64240)
+        .syn()
+        .write(&mut out, &[]);
+    if let Err(e) = res {
+        panic!("fixture frame: {e}");
+    }
+    out
+}
+
 /// A broadcast ARP request "who has `target` tell `sender_ip`" (42 bytes).
 pub fn arp_request(sender_mac: MacAddr, sender_ip: Ipv4Addr, target: Ipv4Addr) -> Vec<u8> {
     let mut f = Vec::with_capacity(42);

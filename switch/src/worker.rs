@@ -1,7 +1,7 @@
 //! The poll-mode worker: one thread owning one port set (one socket per port over one frame
 //! buffer). Each round it loads the FIB snapshot once, takes an rx batch from every port
 //! through the pipeline (tx per egress port happens in the pipeline's egress stage), routes
-//! probes injected by the shell, sends raw frames queued by the control plane (substrate ARP
+//! probes injected by the shell and packets of the in-band management stacks, sends raw frames queued by the control plane (substrate ARP
 //! requests) as they are, does port housekeeping (and once a second attaches ports whose
 //! device appeared, detaches those whose device went away), and publishes counters every
 //! ~100 ms. Idle rounds back off with short sleeps (50 µs doubling to 500 µs) so an idle
@@ -22,6 +22,8 @@ use std::time::{Duration, Instant};
 
 /// Most injected probes routed per round.
 const PROBES_PER_ROUND: usize = 16;
+/// Most in-band management packets routed per round.
+const MGMT_PER_ROUND: usize = 32;
 /// Most control-plane frames sent per round.
 const CONTROL_TX_PER_ROUND: usize = 16;
 
@@ -170,6 +172,7 @@ impl<P: Ports> Worker<P> {
             let snap = fib.load();
             WorkerCounters::new(snap.ports.len().max(ports.port_count()), snap.tenants.len())
         };
+        pipeline.mgmt_enabled = punt.as_ref().is_some_and(|p| p.mgmt.is_some());
         Worker {
             config,
             ports,
@@ -248,6 +251,7 @@ impl<P: Ports> Worker<P> {
         self.rx_plan = plan;
         got += self.pipeline.drain_queues(&mut self.ports, fib, &mut self.counters, now);
         got += self.serve_probes(fib, now);
+        got += self.serve_mgmt(fib, now);
         got += self.serve_control_tx();
         drop(guard);
         self.ports.service();
@@ -377,6 +381,44 @@ impl<P: Ports> Worker<P> {
             self.counters.injected += 1;
             self.batch.desc[0] = d;
             self.batch.reset(Ingress::Router(probe.router), 1);
+            let cap = self.capture.as_deref().filter(|c| c.active());
+            let (ports, batch, counters) = (&mut self.ports, &mut self.batch, &mut self.counters);
+            capture::run_pipeline(cap, &mut self.pipeline, ports, batch, fib, Some(&queues), counters, now);
+        }
+        done
+    }
+
+    /// Routes IP packets the in-band management stacks queued, each as sent by its router
+    /// (an Ethernet header with zero MACs in front, like a probe; the pipeline writes the
+    /// real ones). No free frame counts `inject_no_frame`.
+    fn serve_mgmt(&mut self, fib: &FibSnapshot, now: Instant) -> usize {
+        let Some(queues) = self.punt.clone() else { return 0 };
+        let Some(mgmt) = &queues.mgmt else { return 0 };
+        let mut done = 0;
+        while done < MGMT_PER_ROUND {
+            let Some(pkt) = mgmt.inject.pop() else { break };
+            done += 1;
+            let Some(mut d) = self.ports.alloc() else {
+                self.counters.count_drop(crate::pipeline::DropReason::InjectNoFrame);
+                continue;
+            };
+            let ip = pkt.as_slice();
+            let hl = crate::wire::ethernet::HEADER_LEN;
+            if !self.ports.set_len(&mut d, hl + ip.len()) {
+                self.ports.recycle(&[d]);
+                self.counters.count_drop(crate::pipeline::DropReason::InjectInvalid);
+                continue;
+            }
+            {
+                let data = self.ports.data_mut(&d);
+                data[..12].fill(0);
+                data[12..hl].copy_from_slice(&crate::wire::ethernet::ethertype::IPV4.to_be_bytes());
+                data[hl..].copy_from_slice(ip);
+            }
+            self.counters.mgmt_injected += 1;
+            self.batch.desc[0] = d;
+            self.batch.reset(Ingress::Router(pkt.router), 1);
+            drop(pkt);
             let cap = self.capture.as_deref().filter(|c| c.active());
             let (ports, batch, counters) = (&mut self.ports, &mut self.batch, &mut self.counters);
             capture::run_pipeline(cap, &mut self.pipeline, ports, batch, fib, Some(&queues), counters, now);

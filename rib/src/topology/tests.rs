@@ -68,7 +68,10 @@ fn default_topology_loads() {
     assert_eq!(zops.aliases.get("rt").map(String::as_str), Some("show ip route"));
     let s = t.summary();
     assert!(s.contains("ports: 3 (3 access, 0 uplink)"), "{s}");
-    assert!(s.contains("routers: 3") && s.contains("hosts: 3") && s.contains("users: 2"), "{s}");
+    let yops = &t.file.users[2];
+    assert!(verify_password("y-ops", &yops.password_hash));
+    assert_eq!(yops.tenants, vec!["y".to_string()]);
+    assert!(s.contains("routers: 3") && s.contains("hosts: 3") && s.contains("users: 3"), "{s}");
     assert!(s.contains("routes: 5 (5 connected, 0 static)"), "{s}");
 }
 
@@ -96,7 +99,12 @@ fn expect_error(from: &str, to: &str, field: &str, msg: &str) {
 /// As [`expect_error`], the expected line being the one of `marker` inside `to`.
 #[track_caller]
 fn expect_error_at(from: &str, to: &str, marker: &str, field: &str, msg: &str) {
-    let text = default_text();
+    // A renamed tenant y takes its user y-ops along, so that the edit is the only error.
+    let text = if (from, to) == (r#"name: "y","#, r#"name: "z","#) {
+        default_text().replace(r#"tenants: ["y"]"#, r#"tenants: ["z"]"#)
+    } else {
+        default_text()
+    };
     let at = text.find(from).unwrap_or_else(|| panic!("default.ron lacks {from:?}"));
     let bad = text.replacen(from, to, 1);
     let at = at + to.find(marker).expect("marker inside replacement");

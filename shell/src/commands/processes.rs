@@ -67,6 +67,19 @@ fn show_processes(ex: &mut Exec<'_>, _: &Args) -> CmdResult {
             if drops.is_empty() { String::new() } else { drops.join(", ") + ")" }
         ));
     }
+    let (punted, injected) =
+        workers.iter().fold((0u64, 0u64), |(p, i), w| (p + w.mgmt_punted, i + w.mgmt_injected));
+    let mgmt_drops: u64 = workers
+        .iter()
+        .flat_map(|w| w.drops.iter())
+        .filter(|(r, _)| r.starts_with("mgmt_"))
+        .map(|(_, n)| n)
+        .sum();
+    if punted + injected + mgmt_drops > 0 {
+        ex.line(format!(
+            "In-band management: {punted} packets punted, {injected} injected, {mgmt_drops} dropped"
+        ));
+    }
     Ok(())
 }
 

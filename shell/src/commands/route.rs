@@ -91,6 +91,10 @@ fn tenant_routes(ex: &Exec<'_>, tenant: &str) -> Result<Vec<(String, Vec<RouteVi
     if let Some(t) = ex.topo.tenant_by_name(tenant) {
         for rid in &t.routers {
             let name = ex.topo.router(*rid).name.clone();
+            // An in-band session shows the table of the router it was opened on.
+            if ex.s.scope.as_ref().is_some_and(|s| s.tenant == tenant && s.router != name) {
+                continue;
+            }
             let mut rs: Vec<RouteView> =
                 routes.iter().filter(|r| r.router == name && r.active).cloned().collect();
             rs.sort_by_key(|r| (r.prefix.addr_u32(), r.prefix.len(), r.next_hop));

@@ -73,6 +73,13 @@ drop_reasons! {
     PuntNotProbe => "punt_not_probe", "ICMP to a router address that answers no probe";
     /// The punt queue to the shell was full.
     PuntQueueFull => "punt_queue_full", "probe reply lost: punt queue full";
+    /// Management traffic (TCP 23/22, UDP 161 to a router address) over the tenant's punt
+    /// budget (per worker token bucket).
+    MgmtRateLimited => "mgmt_rate_limited", "management packet to a router address over the tenant's punt rate";
+    /// The tenant's management queue was full (or the tenant has none).
+    MgmtQueueFull => "mgmt_queue_full", "management packet to a router address lost: tenant's queue full";
+    /// A management packet larger than a management buffer.
+    MgmtTooBig => "mgmt_too_big", "management packet to a router address larger than the management MTU";
     /// The egress port is down.
     EgressDown => "egress_down", "egress port is down";
     /// The egress port is not served by this worker's port set.

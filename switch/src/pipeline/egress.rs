@@ -1,7 +1,7 @@
 //! Stage 7, egress: hands the frames of each egress port to the port's scheduler
 //! ([`schedule::send`]: at once when the transmit ring has room, else through the port's
-//! priority class queues), hands probe answers to the shell's probe in flight they answer and
-//! uplink ARP to the control plane's ARP queue, returns dropped frames to the free list, and
+//! priority class queues), hands probe answers to the shell's probe in flight they answer,
+//! management packets to their tenant's management queue and uplink ARP to the control plane's ARP queue, returns dropped frames to the free list, and
 //! counts everything: per port tx, per tenant tx, per drop reason, per priority class.
 //!
 //! Priority under congestion (the order [`pick`] gives): platinum before gold before silver,
@@ -70,6 +70,21 @@ pub fn run<P: Ports>(
                     DropReason::PuntNotProbe
                 }
                 None => DropReason::PuntQueueFull,
+            },
+            Verdict::PuntMgmt => match punt {
+                Some(q) => {
+                    let m = &batch.meta[i];
+                    match q.punt_mgmt(m.tenant, ports.data(&batch.desc[i]), m.l3_off as usize) {
+                        Ok(()) => {
+                            counters.mgmt_punted += 1;
+                            recycle[n_recycle] = batch.desc[i];
+                            n_recycle += 1;
+                            continue;
+                        }
+                        Err(r) => r,
+                    }
+                }
+                None => DropReason::MgmtQueueFull,
             },
             Verdict::PuntArp => match (punt, batch.ingress) {
                 (Some(q), Ingress::Port(port)) => {

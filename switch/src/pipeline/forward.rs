@@ -4,6 +4,8 @@
 //! same on the inner frame (untagged), the tunnel's MTU (ICMP fragmentation needed for DF
 //! packets, drop otherwise), then the outer headers in front ([`super::encap`]). Local: ICMP
 //! echo answered from the router address (or, for answers to shell probes, punted). When the
+//! TCP 23/22 and UDP 161 to a router address: punted to the tenant's management queue
+//! ([`crate::mgmt`]) within the tenant's punt budget. When the
 //! TTL runs out at hop i, ICMP time exceeded from that hop's address (hop 0 of an access
 //! frame or of a remote host's frame: its gateway); lookup miss: net unreachable;
 //! `Adjacency::Unreachable`: host unreachable; Blackhole: silent drop. Messages generated
@@ -407,11 +409,40 @@ impl<B: FrameBuf> Frame<'_, B> {
                     Verdict::Drop(DropReason::PuntNotProbe)
                 }
             }
+            ipv4::protocol::TCP | ipv4::protocol::UDP if self.is_mgmt() => {
+                if self.pl.mgmt_take(self.m.tenant, self.now) {
+                    Verdict::PuntMgmt
+                } else {
+                    Verdict::Drop(DropReason::MgmtRateLimited)
+                }
+            }
             ipv4::protocol::UDP => {
                 let from = self.m.dst;
                 self.error(icmp::msg::DEST_UNREACHABLE, UNREACH_PORT, from, DropReason::LocalUnsupported)
             }
             _ => Verdict::Drop(DropReason::LocalUnsupported),
+        }
+    }
+
+    /// True when the frame is in-band management traffic from a tenant host (access port or
+    /// remote host; never a packet the management side injected itself): TCP to port 23/22
+    /// or UDP to port 161, first fragment.
+    fn is_mgmt(&self) -> bool {
+        if !self.pl.mgmt_enabled || !matches!(self.ctx, IngressCtx::Access { .. } | IngressCtx::Remote { .. })
+        {
+            return false;
+        }
+        let off = self.m.l3_off as usize;
+        let data = self.buf.data(self.desc);
+        let Some(ipb) = data.get(off..) else { return false };
+        let Ok(ip) = ipv4::Packet::new_checked(ipb) else { return false };
+        if ip.is_later_fragment() {
+            return false;
+        }
+        let l4 = off + ip.header_len() as usize;
+        match data.get(l4 + 2..l4 + 4) {
+            Some(p) => crate::mgmt::is_mgmt_port(self.m.proto, u16::from_be_bytes([p[0], p[1]])),
+            None => false,
         }
     }
 

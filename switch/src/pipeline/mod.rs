@@ -57,6 +57,9 @@ pub enum Verdict {
     Drop(DropReason),
     /// Hand to the shell through the punt queue (answer to a router probe).
     Punt,
+    /// Hand the IP packet to the tenant's in-band management queue ([`crate::mgmt`]): TCP
+    /// 23/22 or UDP 161 to a router address.
+    PuntMgmt,
     /// Hand to the control plane through the ARP queue with the ingress port (ARP on an
     /// uplink that the pipeline does not answer itself).
     PuntArp,
@@ -278,6 +281,15 @@ pub struct Pipeline {
     icmp_other: TokenBucket,
     /// Per-tenant ICMP error rate limit (default 1000/s, burst 200).
     icmp_template: TokenBucket,
+    /// In-band management punt budget of each tenant (index = tenant), all starting as
+    /// `mgmt_template`: a tenant flooding its router addresses never uses another's budget.
+    mgmt_tenants: Vec<TokenBucket>,
+    /// Per-tenant management punt rate limit (default 1000 packets/s, burst 200).
+    mgmt_template: TokenBucket,
+    /// Whether management traffic is punted at all (the punt queues carry management
+    /// queues); when false, TCP 23/22 and UDP 161 to a router address are treated like any
+    /// other traffic to it.
+    pub mgmt_enabled: bool,
     /// IP identification of generated packets.
     pub(crate) ip_ident: u16,
     /// Token buckets of the port and tenant shapers (boxed: a few KiB, allocated once).
@@ -294,6 +306,9 @@ impl Clone for Pipeline {
             icmp_tenants: self.icmp_tenants.clone(),
             icmp_other: self.icmp_other,
             icmp_template: self.icmp_template,
+            mgmt_tenants: self.mgmt_tenants.clone(),
+            mgmt_template: self.mgmt_template,
+            mgmt_enabled: self.mgmt_enabled,
             ip_ident: self.ip_ident,
             shapers: self.shapers.clone(),
             queues: None,
@@ -325,6 +340,9 @@ impl Pipeline {
             icmp_tenants: Vec::new(),
             icmp_other: limit,
             icmp_template: limit,
+            mgmt_tenants: Vec::new(),
+            mgmt_template: TokenBucket::new(1000, 200),
+            mgmt_enabled: false,
             ip_ident: 0,
             shapers: Box::default(),
             queues: None,
@@ -338,11 +356,26 @@ impl Pipeline {
         self.icmp_tenants.iter_mut().for_each(|b| *b = limit);
     }
 
+    /// Sets every tenant's in-band management punt budget (and restarts them full).
+    pub fn set_mgmt_limit(&mut self, limit: TokenBucket) {
+        self.mgmt_template = limit;
+        self.mgmt_tenants.iter_mut().for_each(|b| *b = limit);
+    }
+
     /// Makes room for the budgets of `tenants` tenants (allocates only when they grow).
     fn size_icmp_budgets(&mut self, tenants: usize) {
         if self.icmp_tenants.len() < tenants {
             self.icmp_tenants.resize(tenants, self.icmp_template);
         }
+        if self.mgmt_tenants.len() < tenants {
+            self.mgmt_tenants.resize(tenants, self.mgmt_template);
+        }
+    }
+
+    /// Takes one token of `tenant`'s management punt budget (false for an unknown tenant).
+    #[inline]
+    pub(crate) fn mgmt_take(&mut self, tenant: TenantId, now: Instant) -> bool {
+        self.mgmt_tenants.get_mut(tenant.index()).is_some_and(|b| b.take(now))
     }
 
     /// Takes one token of `tenant`'s ICMP error budget.
