@@ -5,8 +5,10 @@
 //! substrate` is refused; tenant y's `y-ops` is refused on J and the refusal is in the
 //! management telnet's `show logging`; from B (tenant y, the same 10.0.0.10) `telnet
 //! 10.0.0.1` reaches router Y. A SYN flood from A to 10.0.0.1:23 (raw socket) leaves B's
-//! session to Y and A's ping to H working, and shows in the `mgmt_*` drop counters. Needs
-//! root: `#[ignore]`d without it.
+//! session to Y and A's ping to H working, and shows in the `mgmt_*` drop counters. The same
+//! router addresses answer the OpenSSH client (port 22, the same scoped session) and
+//! `snmpget`/`snmpwalk` with the tenant's community (the router's interfaces, counters that
+//! move with traffic; any other community gets no answer). Needs root: `#[ignore]`d without it.
 
 mod common;
 
@@ -18,8 +20,20 @@ use std::time::{Duration, Instant};
 /// for the management address only): for each step, waits for the text then sends the line.
 /// Returns the transcript and whether every step matched.
 fn telnet(dir: &Path, name: &str, ns: Option<&str>, target: &str, steps: &[(&str, &str)]) -> (String, bool) {
+    dialogue(dir, name, ns, &format!("telnet {target}"), steps)
+}
+
+/// Runs `command` under `expect` in namespace `ns` (None: the root namespace), answering each
+/// expected text with its line. Returns the transcript and whether every step matched.
+fn dialogue(
+    dir: &Path,
+    name: &str,
+    ns: Option<&str>,
+    command: &str,
+    steps: &[(&str, &str)],
+) -> (String, bool) {
     let mut script = String::from("set timeout 10\nlog_user 1\n");
-    script.push_str(&format!("spawn telnet {target}\n"));
+    script.push_str(&format!("spawn {command}\n"));
     for (want, send) in steps {
         script.push_str(&format!(
             "expect {{\n  -exact {{{want}}} {{}}\n  timeout {{ puts \"\\nEXPECT-TIMEOUT waiting for {want}\"; exit 2 }}\n  eof {{ puts \"\\nEXPECT-EOF waiting for {want}\"; exit 3 }}\n}}\n"
@@ -163,4 +177,72 @@ fn telnet_to_the_gateway_opens_the_tenants_router() {
     assert!(limited + full > 0, "the flood shows in the drop counters:\n{stats}");
     assert!(punted > 0 && punted < 5000, "punted {punted}:\n{stats}");
     eprintln!("SYN flood of 5000: punted {punted}, mgmt_rate_limited {limited}, mgmt_queue_full {full}");
+}
+
+/// `snmpget`/`snmpwalk` (numeric OIDs, Debian ships no IETF MIB files) from namespace `ns`.
+fn snmp(ns: &str, tool: &str, community: &str, target: &str, oid: &str) -> (String, bool) {
+    let out =
+        ns_exec(ns, &[tool, "-v2c", "-c", community, "-On", "-m", "", "-t", "1", "-r", "1", target, oid], 20);
+    (text(&out), out.status.success())
+}
+
+/// The Counter64 value of a one-line `snmpget -On` answer.
+fn counter64(answer: &str) -> u64 {
+    answer
+        .lines()
+        .find_map(|l| l.split("Counter64: ").nth(1))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no Counter64 in {answer}"))
+}
+
+#[test]
+#[ignore = "needs root: network namespaces and AF_XDP"]
+fn ssh_and_snmp_on_the_gateway_address() {
+    require_root("ssh_and_snmp_on_the_gateway_address");
+    let app = Appliance::start("ibs", &[]);
+    let n = app.names.clone();
+    let dir = app.dir.path().to_path_buf();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !app.exec(&n.ns_a, &["ping", "-c", "1", "-W", "1", "10.0.0.1"], 3).status.success() {
+        assert!(Instant::now() < deadline, "A cannot ping its gateway:\n{}", app.log_text());
+    }
+
+    // OpenSSH from A to J's address: the same scoped session as in-band telnet.
+    let ssh = "ssh -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o PubkeyAuthentication=no";
+    let (t, ok) = dialogue(
+        &dir,
+        "ssh-z",
+        Some(&n.ns_a),
+        &format!("{ssh} z-ops@10.0.0.1"),
+        &[("assword:", "z-ops"), ("J#", "terminal length 0"), ("J#", "show ip route"), ("J#", "exit")],
+    );
+    assert!(ok, "z-ops over in-band SSH:\n{t}");
+    assert!(t.contains("O        10.1.5.0/24 [110/10] via 192.168.100.2"), "J's table over SSH:\n{t}");
+    // y-ops is refused on J over SSH too.
+    let (t, _) =
+        dialogue(&dir, "ssh-y", Some(&n.ns_a), &format!("{ssh} y-ops@10.0.0.1"), &[("assword:", "y-ops")]);
+    assert!(t.contains("ermission denied") && !t.contains("J#"), "y-ops on J over SSH:\n{t}");
+
+    // SNMP from A to J with tenant z's community: J's own interfaces, sysName J.
+    let (t, ok) = snmp(&n.ns_a, "snmpget", "z-public", "10.0.0.1", ".1.3.6.1.2.1.1.5.0");
+    assert!(ok && t.contains("STRING: \"J\""), "sysName over in-band SNMP:\n{t}");
+    let (t, ok) = snmp(&n.ns_a, "snmpwalk", "z-public", "10.0.0.1", ".1.3.6.1.2.1.2.2.1.2");
+    assert!(ok && t.contains("Gi0/0") && t.contains("Gi0/1"), "J's ifDescr:\n{t}");
+    assert!(!t.contains("L Gi0") && !t.contains("vns-"), "only J's interfaces, no devices:\n{t}");
+    // ifHCInOctets of J Gi0/0 (ifIndex 1) moves with A's traffic through J.
+    let oid = ".1.3.6.1.2.1.31.1.1.1.6.1";
+    let before = counter64(&snmp(&n.ns_a, "snmpget", "z-public", "10.0.0.1", oid).0);
+    let ping = app.exec(&n.ns_a, &["ping", "-c", "5", "-i", "0.2", "-s", "1000", "-W", "1", "10.1.5.7"], 10);
+    assert!(ping.status.success(), "A -> H:\n{}", text(&ping));
+    std::thread::sleep(Duration::from_millis(1500));
+    let after = counter64(&snmp(&n.ns_a, "snmpget", "z-public", "10.0.0.1", oid).0);
+    assert!(after >= before + 5 * 1000, "ifHCInOctets of J Gi0/0 {before} -> {after}");
+    // Any other community gets no answer at J: tenant y's, the administrator's, garbage.
+    for community in ["y-public", "vns-admin", "public"] {
+        let (t, ok) = snmp(&n.ns_a, "snmpget", community, "10.0.0.1", ".1.3.6.1.2.1.1.5.0");
+        assert!(!ok && t.contains("Timeout"), "community {community} at J:\n{t}");
+    }
+    // From B (tenant y, same 10.0.0.10) the address is router Y, with y's community.
+    let (t, ok) = snmp(&n.ns_b, "snmpget", "y-public", "10.0.0.1", ".1.3.6.1.2.1.1.5.0");
+    assert!(ok && t.contains("STRING: \"Y\""), "sysName of Y:\n{t}");
 }

@@ -22,6 +22,8 @@ fn context() -> Arc<ShellContext> {
         .replacen(A_LINE, &A_LINE.replace("vns-a-sw", "vns-tr").replace("\")),", "\", vlan: 10)),"), 1)
         .replacen(B_LINE, &B_LINE.replace("vns-b-sw", "vns-tr").replace("\")),", "\", vlan: 20)),"), 1);
     let mut t = rib::topology::parse(&text, Path::new("trunk.ron")).unwrap();
+    // The default topology's y-ops (password y-ops) gets a password of the test's own.
+    t.file.users.retain(|u| u.name != "y-ops");
     t.file.users.push(UserConfig {
         name: "y-ops".into(),
         password_hash: hash_password("yy"),

@@ -120,6 +120,10 @@ impl Appliance {
         if !extra.contains(&"--snmp") {
             args.extend_from_slice(&["--snmp", "127.0.0.1:0"]);
         }
+        // Likewise SSH (default 127.0.0.1:2222): a free port, the host key in the test's dir.
+        if !extra.contains(&"--ssh") {
+            args.extend_from_slice(&["--ssh", "127.0.0.1:0"]);
+        }
         args.extend_from_slice(extra);
         let (child, log) = spawn_logged(Command::new(env!("CARGO_BIN_EXE_vnswitch")).args(&args));
         let mut app = Appliance { names, dir, stats_file, child: Some(child), log, _serial: serial };

@@ -964,7 +964,8 @@ impl Ports for XskPorts {
     /// egress then counts the frames as `egress_down`.
     #[inline]
     fn tx_room(&mut self, port: PortId, want: usize) -> usize {
-        let Some(slot) = self.ports.get_mut(port.index()) else { return 0 };
+        // A trunk's logical ports share their device's socket and ring.
+        let Some(slot) = self.dev(port.index()).and_then(|d| self.ports.get_mut(d)) else { return 0 };
         let Some(p) = slot.sock.as_mut() else { return want };
         let mut room = p.txr.free() as usize;
         if room < want {

@@ -150,6 +150,9 @@ fn ports_of_a_trunk_share_their_device_socket() {
     assert_eq!(board.get(2), Some(LinkDown::DeviceMissing));
     assert_eq!(set.mode(0), set.mode(1));
     assert_eq!(set.port_name(1), Some(("t20", outer.as_str())));
+    // Both logical ports see the shared ring's room (the egress scheduler asks per port).
+    assert_eq!(set.tx_room(PortId(0), 8), 8);
+    assert_eq!(set.tx_room(PortId(1), 8), 8, "the second VLAN of a trunk has the device's ring");
     // A tagged broadcast ARP sent on port t20 leaves through the shared socket.
     let mut d = set.alloc().expect("free frame");
     let mut frame = vec![0xff; 6];
