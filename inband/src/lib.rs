@@ -64,9 +64,10 @@ pub const SNMP_PORT: u16 = 161;
 const CHUNK: usize = 1024;
 /// Chunks buffered in each direction between a socket and its session.
 const CHANNEL_CHUNKS: usize = 16;
-/// TCP socket buffers.
+/// TCP socket buffers, allocated for every listening slot of every router address at start
+/// (4 slots x 2 ports per address), so kept small: output beyond them waits for the peer's ACKs.
 const TCP_RX_BUF: usize = 4096;
-const TCP_TX_BUF: usize = 16384;
+const TCP_TX_BUF: usize = 8192;
 /// How long a closing connection may hold its listening slot.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Keep-alive and time-out of established connections (a vanished host frees its slot).
