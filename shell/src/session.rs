@@ -30,6 +30,19 @@ pub enum Mode {
 /// Longest command line accepted.
 pub const MAX_LINE: usize = 1024;
 
+/// Commands for administrators only (their handlers refuse anybody else): `?` and Tab never
+/// offer them to a tenant user, so a tenant's view does not even name the substrate.
+pub const ADMIN_ONLY: &[(Mode, &[&str])] = &[
+    (Mode::Exec, &["show", "substrate"]),
+    (Mode::Exec, &["show", "logging"]),
+    (Mode::Exec, &["show", "processes"]),
+    (Mode::Exec, &["show", "snmp"]),
+    (Mode::Exec, &["clear"]),
+    (Mode::Exec, &["write"]),
+    (Mode::Exec, &["copy"]),
+    (Mode::Config, &["substrate"]),
+];
+
 /// The command tree, built once.
 pub fn tree() -> &'static CommandTree<Handler> {
     static TREE: OnceLock<CommandTree<Handler>> = OnceLock::new();
@@ -37,6 +50,9 @@ pub fn tree() -> &'static CommandTree<Handler> {
         let mut t = CommandTree::new();
         for def in commands::all() {
             t.add(&def);
+        }
+        for (mode, path) in ADMIN_ONLY {
+            t.mark_admin_only(*mode, path);
         }
         t
     })
@@ -163,6 +179,10 @@ struct ScopeChoices<'a> {
 }
 
 impl Choices for ScopeChoices<'_> {
+    fn admin(&self) -> bool {
+        self.state.user.admin
+    }
+
     fn choices(&self, kind: ParamKind) -> Vec<Choice> {
         match kind {
             ParamKind::Vrf => self

@@ -101,6 +101,10 @@ pub struct Node<H: Copy> {
     pub command: Option<(H, u8)>,
     /// Lowest privilege of any command at or below this node (hides nodes in `?`/Tab).
     pub min_privilege: u8,
+    /// Every command at or below this node is for administrators only: `?` and Tab do not
+    /// offer it to tenant users (typing it in full still reaches its handler, which refuses
+    /// and audits).
+    pub admin_only: bool,
 }
 
 /// A dynamic choice offered for `Interface`/`Vrf` parameters.
@@ -113,6 +117,10 @@ pub struct Choice {
 /// The names a session may see, for completion of dynamic parameters.
 pub trait Choices {
     fn choices(&self, kind: ParamKind) -> Vec<Choice>;
+    /// Whether `?` and Tab offer administrator-only commands ([`CommandTree::mark_admin_only`]).
+    fn admin(&self) -> bool {
+        true
+    }
 }
 
 /// No dynamic choices.
@@ -199,6 +207,7 @@ impl<H: Copy> CommandTree<H> {
                         children: Vec::new(),
                         command: None,
                         min_privilege: u8::MAX,
+                        admin_only: false,
                     },
                 ));
                 self.roots.len() - 1
@@ -229,6 +238,7 @@ impl<H: Copy> CommandTree<H> {
                             children: Vec::new(),
                             command: None,
                             min_privilege: def.privilege,
+                            admin_only: false,
                         });
                         node.children.len() - 1
                     }
@@ -238,6 +248,22 @@ impl<H: Copy> CommandTree<H> {
             }
             node.command = Some((def.handler, def.privilege));
         }
+    }
+
+    /// Marks the keyword node at `path` of `mode` (and so everything below it) as for
+    /// administrators only; false when there is no such node.
+    pub fn mark_admin_only(&mut self, mode: Mode, path: &[&str]) -> bool {
+        let Some(mut node) = self.roots.iter_mut().find(|(m, _)| *m == mode).map(|(_, n)| n) else {
+            return false;
+        };
+        for word in path {
+            match node.children.iter_mut().find(|c| matches!(c.token, Token::Keyword(k) if k == *word)) {
+                Some(c) => node = c,
+                None => return false,
+            }
+        }
+        node.admin_only = true;
+        true
     }
 
     /// Matches one word among the visible children of `node`.
@@ -368,7 +394,8 @@ impl<H: Copy> CommandTree<H> {
             return Ok(Help::Next(vec![("<cr>".into(), String::new())]));
         }
         let mut entries: Vec<(String, String)> = Vec::new();
-        for c in node.children.iter().filter(|c| c.min_privilege <= privilege) {
+        let admin = choices.admin();
+        for c in node.children.iter().filter(|c| c.min_privilege <= privilege && (admin || !c.admin_only)) {
             match c.token {
                 Token::Keyword(k) => entries.push((k.to_string(), c.help.to_string())),
                 Token::Param { kind, .. } => {
@@ -426,7 +453,8 @@ impl<H: Copy> CommandTree<H> {
         let Ok(node) = self.walk(mode, complete, privilege, choices) else { return (start, Vec::new()) };
         let lower = prefix.to_ascii_lowercase();
         let mut out = Vec::new();
-        for c in node.children.iter().filter(|c| c.min_privilege <= privilege) {
+        let admin = choices.admin();
+        for c in node.children.iter().filter(|c| c.min_privilege <= privilege && (admin || !c.admin_only)) {
             match c.token {
                 Token::Keyword(k) if k.starts_with(&lower) => out.push(k.to_string()),
                 Token::Param { kind, .. } if kind.dynamic() => out.extend(

@@ -432,3 +432,49 @@ fn a_port_without_its_device_shows_down_with_the_reason() {
         "{brief}"
     );
 }
+
+/// `?` and Tab offer administrator-only commands (the substrate, the log, processes, SNMP,
+/// clear, write, copy) to administrators only; a tenant user who types one in full is still
+/// refused by the command and audited, as before.
+#[test]
+fn tenant_users_are_not_offered_administrator_commands() {
+    let ctx = context();
+    for (mode, path) in shell::session::ADMIN_ONLY {
+        let mut t = shell::tree::CommandTree::<shell::commands::Handler>::new();
+        for def in shell::commands::all() {
+            t.add(&def);
+        }
+        assert!(t.mark_admin_only(*mode, path), "{mode:?} {path:?} is not a command path");
+    }
+    let admin = login(&ctx, "admin", "vnswitch");
+    let mut z = login(&ctx, "z-ops", "z-ops");
+    let (a, t) = (admin.help("show "), z.help("show "));
+    for word in ["substrate", "logging", "processes", "snmp"] {
+        assert!(a.contains(&format!("  {word} ")), "admin is offered show {word}:\n{a}");
+        assert!(!t.contains(word), "tenant is offered show {word}:\n{t}");
+    }
+    let (a, t) = (admin.help(""), z.help(""));
+    for word in ["clear", "write", "copy"] {
+        assert!(a.contains(&format!("  {word} ")), "admin is offered {word}:\n{a}");
+        assert!(!t.contains(&format!("  {word} ")), "tenant is offered {word}:\n{t}");
+    }
+    assert!(t.contains("  show "), "{t}");
+    assert_eq!(admin.complete("show sub").1, vec!["substrate".to_string()]);
+    assert!(z.complete("show sub").1.is_empty());
+    assert_eq!(
+        z.complete("show s").1,
+        admin
+            .complete("show s")
+            .1
+            .into_iter()
+            .filter(|w| w != "substrate" && w != "snmp")
+            .collect::<Vec<_>>()
+    );
+    // Typed in full it is refused (and audited) as before.
+    let out = run(&mut z, "show substrate");
+    assert!(out.contains("% Access denied: 'show substrate' is reserved to administrators."), "{out}");
+    run(&mut z, "configure terminal");
+    assert!(z.prompt().contains("(config)"), "{}", z.prompt());
+    assert!(!z.help("").contains("substrate"), "config mode: {}", z.help(""));
+    assert!(z.help("").contains("  interface "), "config mode: {}", z.help(""));
+}
