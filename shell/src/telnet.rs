@@ -188,16 +188,18 @@ pub(crate) fn accept_loop(ctx: Arc<ShellContext>, listener: TcpListener, stop: A
         let ctx = ctx.clone();
         let live2 = live.clone();
         let stop2 = stop.clone();
+        let peer = stream.peer_addr().map(|a| a.to_string()).unwrap_or_else(|_| "unknown".into());
+        // Admitted here, in arrival order: eviction takes the oldest idle connection.
+        let pending = vty::admit_login(&ctx, &peer);
         let spawned = std::thread::Builder::new().name(format!("vty{vty}")).spawn(move || {
             crate::lower_management_priority();
-            let peer = stream.peer_addr().map(|a| a.to_string()).unwrap_or_else(|_| "unknown".into());
             let _ = stream.set_nodelay(true);
             let _ = stream.set_read_timeout(Some(Duration::from_millis(250)));
             let _ = stream.set_write_timeout(Some(Duration::from_secs(10)));
             let opts = VtyOptions { line: format!("vty {vty}"), peer, telnet: true, scope: None };
             let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 let session = vty::new_session(ctx.clone(), &opts);
-                vty::serve(ctx, &mut stream, session, &opts, Some(stop2));
+                vty::serve_admitted(ctx, &mut stream, session, &opts, Some(stop2), Some(pending));
             }));
             let _ = r;
             live2.fetch_sub(1, Ordering::SeqCst);

@@ -355,39 +355,71 @@ impl LineCompleter for SessionCompleter<'_> {
     }
 }
 
+/// A connection counted among those waiting to log in ([`admit_login`]), handed to
+/// [`serve_admitted`]. Dropped unused, it gives its place back.
+pub struct PendingLogin {
+    slot: Option<Arc<PendingSlot>>,
+    lines: Arc<VtyLines>,
+}
+
+impl Drop for PendingLogin {
+    fn drop(&mut self) {
+        if let Some(s) = self.slot.take() {
+            self.lines.leave_pending(s.id);
+        }
+    }
+}
+
+/// Counts a new connection from `peer` among those waiting to log in, evicting the least
+/// recently active one (audited) when all `throttle.pending_max` places are taken. Accept
+/// loops call it as they accept, so connections are admitted (and evicted) in arrival order.
+pub fn admit_login(ctx: &ShellContext, peer: &str) -> PendingLogin {
+    let (slot, evicted) = ctx.lines.admit(ctx.throttle.pending_max);
+    if evicted {
+        ctx.audit.log(
+            "SEC_LOGIN",
+            crate::audit::Severity::Warning,
+            "LOGIN_EVICTED",
+            "",
+            peer,
+            format!(
+                "{} connections waiting to log in: the least recently active one was closed to admit {peer}",
+                ctx.throttle.pending_max
+            ),
+        );
+    }
+    PendingLogin { slot: Some(slot), lines: ctx.lines.clone() }
+}
+
 /// Serves one connection to its end on the calling thread. `session` comes from
 /// [`new_session`]; if it is logged in already (SSH authenticated it) the login dialogue is
 /// skipped. `stop` (optional) ends the session at its next read wait.
 pub fn serve(
     ctx: Arc<ShellContext>,
     stream: &mut dyn VtyStream,
+    session: Session,
+    opts: &VtyOptions,
+    stop: Option<Arc<AtomicBool>>,
+) {
+    let pending = (!session.logged_in()).then(|| admit_login(&ctx, &opts.peer));
+    serve_admitted(ctx, stream, session, opts, stop, pending)
+}
+
+/// [`serve`] for a connection its accept loop already admitted ([`admit_login`]).
+pub fn serve_admitted(
+    ctx: Arc<ShellContext>,
+    stream: &mut dyn VtyStream,
     mut session: Session,
     opts: &VtyOptions,
     stop: Option<Arc<AtomicBool>>,
+    mut pending: Option<PendingLogin>,
 ) {
     let peer = opts.peer.clone();
     let idle = ctx.exec_timeout;
     let lines = ctx.lines.clone();
-    let preauthed = session.logged_in();
-    let login_slot = if preauthed {
-        None
-    } else {
-        let (slot, evicted) = lines.admit(ctx.throttle.pending_max);
-        if evicted {
-            ctx.audit.log(
-                "SEC_LOGIN",
-                crate::audit::Severity::Warning,
-                "LOGIN_EVICTED",
-                "",
-                &peer,
-                format!(
-                    "{} connections waiting to log in: the least recently active one was closed to admit {peer}",
-                    ctx.throttle.pending_max
-                ),
-            );
-        }
-        Some(slot)
-    };
+    // A logged-in session holds no pending place (the guard's drop gives it back).
+    let login_slot = if session.logged_in() { None } else { pending.as_mut().and_then(|p| p.slot.take()) };
+    drop(pending);
     let slot_id = login_slot.as_ref().map(|s| s.id);
     let mut conn = Conn {
         stream,
