@@ -7,8 +7,9 @@
 //! reads that queue and writes the inject queue, which the workers route as sent by the
 //! router that owns the packet's source address. Each tenant interface holds that tenant's
 //! router addresses (as /32s; past [`IFACE_ADDRESSES`] through smoltcp's AnyIP) and a bounded pool of listening TCP sockets per (address, port)
-//! ([`InbandConfig::listeners`] each on 23, and on 22 when an SSH hook is set); a socket whose
-//! connection ended listens again. SYNs beyond the pool are answered with a reset by smoltcp,
+//! ([`InbandConfig::listeners`] each on 23, and on 22 when an SSH hook is set, grown by one
+//! whenever all are taken up to [`InbandConfig::max_sessions`]); a socket whose connection
+//! ended listens again. SYNs beyond the pool are answered with a reset by smoltcp,
 //! and a SYN flood costs the workers only the punt (bounded by the per-tenant queue and rate
 //! limit), never another tenant's queue.
 //!
@@ -79,8 +80,12 @@ const WRITE_TIMEOUT: Duration = Duration::from_secs(60);
 /// How the management plane runs.
 #[derive(Clone, Debug)]
 pub struct InbandConfig {
-    /// Listening sockets per (router address, TCP port): at most this many connections at once.
+    /// Listening sockets per (router address, TCP port) at start.
     pub listeners: usize,
+    /// Most connections per (router address, TCP port) at once: when every socket of the pool
+    /// is taken, one more is added (up to this), so a further SYN finds a listener; beyond it
+    /// SYNs are reset. Sockets are only added while connections are open, so memory follows use.
+    pub max_sessions: usize,
     /// Longest sleep of the management thread when nothing is open.
     pub idle_interval: Duration,
     /// Longest sleep while connections are open (session output waits at most this long).
@@ -91,6 +96,7 @@ impl Default for InbandConfig {
     fn default() -> Self {
         InbandConfig {
             listeners: 4,
+            max_sessions: 32,
             idle_interval: Duration::from_millis(10),
             busy_interval: Duration::from_millis(2),
         }
@@ -356,21 +362,8 @@ impl<'q> Plane<'q> {
             for (ai, a) in addrs.iter().enumerate() {
                 for &port in &ports {
                     for index in 0..config.listeners.max(1) {
-                        let sock = tcp::Socket::new(
-                            tcp::SocketBuffer::new(vec![0; TCP_RX_BUF]),
-                            tcp::SocketBuffer::new(vec![0; TCP_TX_BUF]),
-                        );
                         let endpoint = IpListenEndpoint { addr: Some(IpAddress::Ipv4(v4(a.addr))), port };
-                        let mut sock = sock;
-                        sock.set_keep_alive(Some(TCP_KEEPALIVE.into()));
-                        sock.set_timeout(Some(TCP_TIMEOUT.into()));
-                        // Listening before the first poll: SYNs queued meanwhile find it.
-                        let state = match sock.listen(endpoint) {
-                            Ok(()) => SlotState::Listening,
-                            Err(_) => SlotState::Closing(None),
-                        };
-                        let handle = sockets.add(sock);
-                        tcp_slots.push(TcpSlot { handle, endpoint, port, address: ai, index, state });
+                        tcp_slots.push(new_listener(&mut sockets, endpoint, port, ai, index));
                     }
                 }
             }
@@ -433,6 +426,9 @@ impl<'q> Plane<'q> {
         for slot in &mut t.tcp {
             active |= service_tcp(slot, &mut t.sockets, &t.addresses, hooks);
         }
+        if active {
+            grow_pools(t, config.max_sessions.max(config.listeners));
+        }
         for (h, ai) in &t.udp {
             service_udp(*h, &mut t.sockets, &t.addresses[*ai], hooks);
         }
@@ -448,6 +444,53 @@ impl<'q> Plane<'q> {
         match t.iface.poll_delay(now(), &t.sockets) {
             Some(d) => Duration::from_micros(d.total_micros()).min(limit),
             None => limit,
+        }
+    }
+}
+
+/// A new TCP socket listening on `endpoint` (slot `index` of the pool of (`address`, `port`)).
+fn new_listener(
+    sockets: &mut SocketSet<'static>,
+    endpoint: IpListenEndpoint,
+    port: u16,
+    address: usize,
+    index: usize,
+) -> TcpSlot {
+    let mut sock = tcp::Socket::new(
+        tcp::SocketBuffer::new(vec![0; TCP_RX_BUF]),
+        tcp::SocketBuffer::new(vec![0; TCP_TX_BUF]),
+    );
+    sock.set_keep_alive(Some(TCP_KEEPALIVE.into()));
+    sock.set_timeout(Some(TCP_TIMEOUT.into()));
+    // Listening before the first poll: SYNs queued meanwhile find it.
+    let state = match sock.listen(endpoint) {
+        Ok(()) => SlotState::Listening,
+        Err(_) => SlotState::Closing(None),
+    };
+    let handle = sockets.add(sock);
+    TcpSlot { handle, endpoint, port, address, index, state }
+}
+
+/// Adds a listening socket to every pool of (address, port) whose sockets are all taken
+/// (connected, handshaking or closing), up to `max` sockets per pool.
+fn grow_pools(t: &mut Tenant, max: usize) {
+    // (address, port) -> (sockets, a free listener, endpoint)
+    let mut pools: Vec<((usize, u16), usize, bool, IpListenEndpoint)> = Vec::new();
+    for slot in &t.tcp {
+        let free = matches!(slot.state, SlotState::Listening)
+            && t.sockets.get::<tcp::Socket>(slot.handle).state() == tcp::State::Listen;
+        match pools.iter_mut().find(|p| p.0 == (slot.address, slot.port)) {
+            Some(p) => {
+                p.1 += 1;
+                p.2 |= free;
+            }
+            None => pools.push(((slot.address, slot.port), 1, free, slot.endpoint)),
+        }
+    }
+    for ((address, port), n, free, endpoint) in pools {
+        if !free && n < max {
+            let slot = new_listener(&mut t.sockets, endpoint, port, address, n);
+            t.tcp.push(slot);
         }
     }
 }

@@ -225,7 +225,7 @@ fn ssh_without_a_hook_is_reset_and_the_listener_pool_is_bounded() {
     let (z, j) = router_id(&topo, "J");
     let mut ssh = Client::connect(z, j, Ipv4Addr::new(10, 0, 0, 1), SSH_PORT, 41000);
     exchange(q, &mut [&mut ssh], |cs| cs[0].state() == tcp::State::Closed);
-    // Four listeners on 10.0.0.1:23: a fifth connection at once is refused.
+    // Four listeners on 10.0.0.1:23: a fifth SYN in the same instant is refused.
     let mut cs: Vec<Client> =
         (0..5).map(|i| Client::connect(z, j, Ipv4Addr::new(10, 0, 0, 1), TELNET_PORT, 42000 + i)).collect();
     let mut refs: Vec<&mut Client> = cs.iter_mut().collect();
@@ -233,6 +233,22 @@ fn ssh_without_a_hook_is_reset_and_the_listener_pool_is_bounded() {
         cs.iter().filter(|c| c.text.contains("Username: ")).count() == 4
             && cs.iter_mut().filter_map(|c| (c.state() == tcp::State::Closed).then_some(())).count() == 1
     });
+    // While they are open the pool grows: connections one after another get a login prompt
+    // up to max_sessions (32) at once; the next is refused.
+    let max = InbandConfig::default().max_sessions;
+    cs.retain_mut(|c| c.state() != tcp::State::Closed);
+    for i in 0..(max - cs.len() + 1) {
+        cs.push(Client::connect(z, j, Ipv4Addr::new(10, 0, 0, 1), TELNET_PORT, 43000 + i as u16));
+        let last = cs.len() - 1;
+        let mut refs: Vec<&mut Client> = cs.iter_mut().collect();
+        exchange(q, &mut refs, |cs| {
+            cs[last].text.contains("Username: ") || cs[last].state() == tcp::State::Closed
+        });
+    }
+    let prompted = cs.iter().filter(|c| c.text.contains("Username: ")).count();
+    assert_eq!(prompted, max, "sessions at once on one address and port");
+    let last = cs.last_mut().expect("clients");
+    assert!(!last.text.contains("Username: ") && last.state() == tcp::State::Closed);
 }
 
 #[test]
