@@ -460,14 +460,7 @@ where
             _ = &mut login_timer, if pending => {
                 if !authed.load(Ordering::SeqCst) {
                     let secs = login_timeout.as_secs();
-                    ctx.audit.log(
-                        "SEC_LOGIN",
-                        crate::audit::Severity::Warning,
-                        "LOGIN_TIMEOUT",
-                        "",
-                        &peer,
-                        format!("Login timed out after {secs} seconds [user: ] [Source: {peer}] [line: {line}]"),
-                    );
+                    crate::vty::audit_login_timeout(&ctx, &peer, &line);
                     let _ = handle
                         .disconnect(Disconnect::ByApplication, format!("Login timed out after {secs} seconds"), String::new())
                         .await;

@@ -460,14 +460,7 @@ pub fn serve_admitted(
         Err(End::LoginTimeout) => {
             let secs = ctx.throttle.login_timeout.as_secs();
             let _ = conn.write_text(&format!("\n% Login timed out after {secs} seconds\n"));
-            ctx.audit.log(
-                "SEC_LOGIN",
-                crate::audit::Severity::Warning,
-                "LOGIN_TIMEOUT",
-                "",
-                &peer,
-                format!("Login timed out after {secs} seconds [user: ] [Source: {peer}] [line: {line}]"),
-            );
+            audit_login_timeout(&ctx, &peer, line);
             "login timeout".to_string()
         }
         Err(End::Evicted) => {
@@ -494,6 +487,19 @@ pub fn serve_admitted(
             Err(_) => break,
         }
     }
+}
+
+/// Audits a connection that did not log in within `throttle.login_timeout` (every front end).
+pub(crate) fn audit_login_timeout(ctx: &ShellContext, peer: &str, line: &str) {
+    let secs = ctx.throttle.login_timeout.as_secs();
+    ctx.audit.log(
+        "SEC_LOGIN",
+        crate::audit::Severity::Warning,
+        "LOGIN_TIMEOUT",
+        "",
+        peer,
+        format!("Login timed out after {secs} seconds [user: ] [Source: {peer}] [line: {line}]"),
+    );
 }
 
 fn login_blocked_text(left: Duration) -> String {
